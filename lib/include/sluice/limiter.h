@@ -1,0 +1,124 @@
+// Limiter: a handle on one named limiter slot of a Segment.
+//
+// TryAcquire is the hot path: one CLOCK_MONOTONIC read and one CAS on the
+// limiter's own cache line; no syscall, lock, allocation or name lookup.
+#ifndef SLUICE_LIMITER_H_
+#define SLUICE_LIMITER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "sluice/export.h"
+#include "sluice/limiter_spec.h"
+#include "sluice/status.h"
+
+namespace sluice {
+
+class Mapping;
+struct SlotLayout;
+struct HandleCache;
+struct ActiveParams;
+
+// Outcome of a non-blocking decision.
+struct Decision {
+  bool granted = false;
+  // The CLOCK_MONOTONIC time the decision was taken at (the grant's time).
+  int64_t now_ns = 0;
+  // When denied: how long until the request could be granted (0 when granted;
+  // -1 when it never can, e.g. more permits than the limiter's capacity).
+  int64_t retry_after_ns = 0;
+};
+
+// A held lease. Plain value; pass it back to Release/Renew.
+struct Lease {
+  uint64_t token = 0;        // fencing token, strictly increasing per limiter
+  int64_t granted_ns = 0;    // CLOCK_MONOTONIC time of the grant
+  int64_t expires_ns = 0;    // lapses at this time unless renewed
+  uint32_t index = 0;        // holder entry
+};
+
+// Counters other processes can read. Counters are flushed from each process
+// in batches (at most 64 decisions or 1 ms late), never on every call.
+struct LimiterStats {
+  uint64_t granted = 0;     // permits granted
+  uint64_t denied = 0;      // permits denied
+  uint64_t asked = 0;       // permits asked for
+  uint64_t waits = 0;       // blocking acquires that had to sleep
+  uint64_t wait_ns = 0;     // total time slept in blocking acquires
+  int64_t waiting = 0;      // callers blocked right now (approximate)
+  double demand = 0;        // permits asked per second (recent estimate)
+};
+
+// Current occupancy, decoded from the limiter's state.
+struct LimiterLevel {
+  double used = 0;       // tokens spent (gcra), count (window), grants in the
+                         // last window (sliding), holders (lease)
+  double capacity = 0;   // burst, limit or holders
+  int64_t next_free_ns = 0;  // time until one more permit frees (0 if free)
+};
+
+// Optional cancellation for blocking calls: polled at least every 50 ms.
+struct CancelCheck {
+  bool (*fn)(void* arg) = nullptr;  // returns true to abort
+  void* arg = nullptr;
+};
+
+// Handle on a limiter. Thread-safe; cheap to copy (copies share the mapping).
+class SLUICE_EXPORT Limiter {
+ public:
+  Limiter() = default;
+
+  // Grants `permits` now or denies. REQUIRES: permits >= 1.
+  Decision TryAcquire(uint32_t permits = 1);
+  // The same with injected time (tests, simulations). `now_ns` may go
+  // backwards; the limiter never grants more than its guarantee allows.
+  Decision TryAcquireAt(uint32_t permits, int64_t now_ns);
+
+  // Blocks until granted, sleeping (never spinning). gcra and sliding reserve
+  // a turn and sleep until it; a turn later than the timeout is not taken.
+  // timeout_ns < 0 waits forever. Returns OK, kTimeout, kCancelled or
+  // kInvalidArgument (permits above capacity).
+  Status Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel = {});
+
+  // Lease limiters only.
+  StatusOr<Lease> AcquireLease(int64_t timeout_ns, CancelCheck cancel = {});
+  StatusOr<Lease> TryAcquireLeaseAt(int64_t now_ns);
+  // Gives the lease back early and wakes waiters. kNotHeld if it already
+  // expired, was released, or was reclaimed.
+  Status ReleaseLease(const Lease& lease);
+  // Extends the lease to now + ttl. kNotHeld as above.
+  Status RenewLease(Lease* lease);
+  Status RenewLeaseAt(Lease* lease, int64_t now_ns);
+
+  // Flushes this handle's batched counters into shared memory.
+  void FlushStats();
+
+  std::string name() const;
+  // Current parameters (changed live by Segment::Define).
+  LimiterSpec spec() const;
+  LimiterStats stats() const;
+  LimiterLevel level() const;
+  LimiterLevel LevelAt(int64_t now_ns) const;
+  bool valid() const { return slot_ != nullptr; }
+
+ private:
+  friend class Segment;
+  // Validates slot `index` and its parameters; caches them in the handle.
+  static StatusOr<Limiter> Attach(std::shared_ptr<Mapping> m, uint32_t index);
+  const ActiveParams* Params() const;  // current params (reloads on change)
+  const ActiveParams* Reload() const;
+  void Count(bool granted, uint32_t permits, int64_t now) const;
+
+  std::shared_ptr<Mapping> m_;
+  SlotLayout* slot_ = nullptr;
+  uint32_t index_ = 0;
+  std::shared_ptr<HandleCache> cache_;  // validated params + local counters
+};
+
+// CLOCK_MONOTONIC in nanoseconds: the clock every decision uses.
+SLUICE_EXPORT int64_t MonotonicNowNs();
+
+}  // namespace sluice
+
+#endif  // SLUICE_LIMITER_H_

@@ -1,0 +1,74 @@
+#include "gcra.h"
+
+#include <algorithm>
+
+namespace sluice::gcra {
+
+Params MakeParams(uint64_t rate, int64_t period_ns, uint64_t burst) {
+  Params p;
+  unsigned __int128 per = static_cast<unsigned __int128>(period_ns);
+  p.cost1 = static_cast<int64_t>((per + rate - 1) / rate);
+  if (p.cost1 < 1) p.cost1 = 1;
+  p.burst = burst;
+  p.tau = static_cast<int64_t>(burst) * p.cost1;
+  return p;
+}
+
+Decision TryAcquire(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
+                    int64_t now) {
+  if (n > p.burst) return {false, now, -1};
+  const int64_t inc = static_cast<int64_t>(n) * p.cost1;
+  // relaxed: see the header; the CAS alone orders decisions.
+  int64_t cur = tat.load(std::memory_order_relaxed);
+  for (;;) {
+    const int64_t next = std::max(cur, now) + inc;
+    const int64_t wait = next - p.tau - now;
+    if (wait > 0) return {false, now, wait};
+    if (tat.compare_exchange_weak(cur, next, std::memory_order_relaxed,
+                                  std::memory_order_relaxed)) {
+      return {true, now, 0};
+    }
+  }
+}
+
+Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
+                    int64_t now, int64_t max_wait_ns) {
+  Reservation r;
+  if (n > p.burst) {
+    r.retry_after_ns = -1;
+    return r;
+  }
+  const int64_t inc = static_cast<int64_t>(n) * p.cost1;
+  int64_t cur = tat.load(std::memory_order_relaxed);
+  for (;;) {
+    const int64_t next = std::max(cur, now) + inc;
+    const int64_t wait = std::max<int64_t>(0, next - p.tau - now);
+    if (max_wait_ns >= 0 && wait > max_wait_ns) {
+      r.retry_after_ns = wait;
+      return r;
+    }
+    if (tat.compare_exchange_weak(cur, next, std::memory_order_relaxed,
+                                  std::memory_order_relaxed)) {
+      r.ok = true;
+      r.grant_ns = now + wait;
+      r.new_tat = next;
+      r.prev_tat = cur;
+      return r;
+    }
+  }
+}
+
+bool Refund(std::atomic<int64_t>& tat, const Reservation& r) {
+  int64_t expected = r.new_tat;
+  return tat.compare_exchange_strong(expected, r.prev_tat,
+                                     std::memory_order_relaxed,
+                                     std::memory_order_relaxed);
+}
+
+double Used(int64_t tat, const Params& p, int64_t now) {
+  if (tat <= now) return 0;
+  return std::min<double>(static_cast<double>(p.burst),
+                          static_cast<double>(tat - now) / p.cost1);
+}
+
+}  // namespace sluice::gcra

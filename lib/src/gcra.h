@@ -1,0 +1,60 @@
+// GCRA (generic cell rate algorithm): a rate limiter whose whole state is one
+// 64-bit word, the theoretical arrival time (TAT), updated by CAS.
+//
+// Invariants (T = cost of one permit = ceil(period/rate) ns, tau = burst*T):
+//  1. Every successful CAS replaces TAT by max(TAT, now) + n*T for a grant of
+//     n permits, and only if the result is <= now + tau.
+//  2. Hence for the grants in any interval [a, b]: TAT rises by n*T per
+//     permit from >= a to <= b + tau, so permits <= burst + (b-a)/T
+//     <= burst + rate*(b-a)/period (T is rounded up, never down).
+//  3. A reservation (blocking acquire) is a grant dated in the future:
+//     grant time g = new TAT - tau >= now; 2 holds with g as the grant time.
+//  4. Time going backwards (a stale `now`) only makes max(TAT, now) larger
+//     relative to now: it can deny more, never grant more.
+// Memory order: the TAT word carries no other data, so relaxed CAS is
+// enough: all decisions are totally ordered by the word's modification order.
+#ifndef SLUICE_SRC_GCRA_H_
+#define SLUICE_SRC_GCRA_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "sluice/limiter.h"
+
+namespace sluice::gcra {
+
+struct Params {
+  int64_t cost1 = 1;   // T: ns per permit, rounded up
+  int64_t tau = 1;     // burst * T
+  uint64_t burst = 1;
+};
+
+// REQUIRES: a validated spec (rate >= 1, period >= 1us, burst*T < 2^62).
+Params MakeParams(uint64_t rate, int64_t period_ns, uint64_t burst);
+// TAT of a limiter nobody used yet: everything is free.
+constexpr int64_t kInitialTat = INT64_MIN / 4;
+
+Decision TryAcquire(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
+                    int64_t now);
+
+// A turn taken in advance: the permits are granted at grant_ns.
+struct Reservation {
+  bool ok = false;
+  int64_t grant_ns = 0;
+  int64_t new_tat = 0;
+  int64_t prev_tat = 0;
+  int64_t retry_after_ns = 0;  // when !ok: wait needed (-1: never)
+};
+// Reserves the earliest turn if it comes no later than now + max_wait_ns
+// (max_wait_ns < 0: any). Takes nothing otherwise.
+Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
+                    int64_t now, int64_t max_wait_ns);
+// Gives an unused reservation back if nobody reserved after it.
+bool Refund(std::atomic<int64_t>& tat, const Reservation& r);
+
+// Permits spent out of burst at `now` (0 = idle, burst = exhausted).
+double Used(int64_t tat, const Params& p, int64_t now);
+
+}  // namespace sluice::gcra
+
+#endif  // SLUICE_SRC_GCRA_H_

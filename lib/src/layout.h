@@ -1,0 +1,156 @@
+// The fixed binary layout of a sluice segment (/dev/shm/sluice.<ns>).
+// docs/segment-format.md describes it in prose; this file is the truth.
+//
+// Every type here lives in shared memory: standard-layout, fixed size, only
+// always-lock-free 64/32-bit atomics, no pointers (offsets from the segment
+// start, bounds-checked before use), no locks. A process killed at any
+// instruction leaves every word in a state the others can read and use.
+//
+// Segment := Header | SlotLayout[capacity] | arena
+//   arena holds immutable ParamsRecords, sliding rings (int64 per permit)
+//   and lease HolderEntry arrays, allocated by a bump pointer, never freed.
+#ifndef SLUICE_SRC_LAYOUT_H_
+#define SLUICE_SRC_LAYOUT_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace sluice {
+
+constexpr uint64_t kMagic = 0x31454349554C53ULL;  // "SLUICE1\0" little-endian
+constexpr uint32_t kLayoutVersion = 1;
+constexpr size_t kCacheLine = 64;
+constexpr size_t kHeaderSize = 4096;
+constexpr uint32_t kMaxCapacity = 1u << 16;
+constexpr uint64_t kMaxArenaBytes = uint64_t{1} << 32;
+
+// Sentinels stored in ring words and holder expiries.
+constexpr int64_t kFreeStamp = INT64_MIN / 4;  // never granted; always free
+constexpr int64_t kSealed = INT64_MAX;          // retired by a resize
+
+// Header: first 4096 bytes. Written once by the creator under flock; magic
+// is stored last with release ordering, so a reader that sees kMagic
+// (acquire) sees every other header field. Only arena_used changes later.
+struct Header {
+  std::atomic<uint64_t> magic;
+  uint32_t layout_version;
+  uint32_t header_size;     // kHeaderSize
+  uint32_t slot_size;       // sizeof(SlotLayout)
+  uint32_t capacity;        // number of slots
+  uint64_t slots_offset;    // == header_size
+  uint64_t arena_offset;    // slots_offset + capacity * slot_size
+  uint64_t arena_size;      // bytes
+  uint64_t total_size;      // arena_offset + arena_size == file size
+  int64_t created_realtime_ns;
+  uint32_t creator_pid;
+  uint32_t mode;
+  alignas(kCacheLine) std::atomic<uint64_t> arena_used;  // bump pointer
+};
+
+// Slot status word: low 8 bits the state, high 32 bits the pid that set an
+// INIT/UPDATING state (so a dead initialiser can be taken over).
+enum SlotState : uint64_t {
+  kSlotEmpty = 0,     // never used; every later slot is empty too
+  kSlotInit = 1,      // being defined by pid (status >> 32)
+  kSlotReady = 2,     // live
+  kSlotUpdating = 3,  // live; pid is changing its parameters
+  kSlotRetired = 4,   // hidden from Find/List; state kept
+};
+inline uint64_t MakeStatus(SlotState s, uint32_t pid) {
+  return (uint64_t{pid} << 32) | s;
+}
+inline SlotState StatusState(uint64_t v) { return SlotState(v & 0xff); }
+inline uint32_t StatusPid(uint64_t v) { return uint32_t(v >> 32); }
+
+// One limiter: 4 cache lines.
+struct alignas(kCacheLine) SlotLayout {
+  // Line 0, the hot line: every decision reads params_off and CASes state
+  // (gcra, window) here. Nothing else is written here on the hot path.
+  std::atomic<int64_t> state;        // gcra: TAT ns; window: idx<<24|count
+  std::atomic<uint64_t> params_off;  // arena offset of the ParamsRecord
+  std::atomic<uint64_t> token;       // lease: last fencing token issued
+  std::atomic<uint64_t> ring_hint;   // lease: where to scan from
+  std::atomic<uint32_t> wake_seq;    // futex word, bumped by lease release
+  std::atomic<uint32_t> sleepers;    // blocked lease waiters (approximate)
+  // Line 1: statistics, flushed in batches by each process.
+  alignas(kCacheLine) std::atomic<uint64_t> granted;
+  std::atomic<uint64_t> denied;
+  std::atomic<uint64_t> asked;
+  std::atomic<uint64_t> waits;
+  std::atomic<uint64_t> wait_ns;
+  std::atomic<int64_t> waiting;
+  std::atomic<int64_t> demand_epoch_ns;   // start of the demand interval
+  std::atomic<uint64_t> demand_asked;     // asked at demand_epoch_ns
+  // Line 2: control.
+  alignas(kCacheLine) std::atomic<uint64_t> status;
+  std::atomic<uint64_t> demand_milli;     // permits/s * 1000, last interval
+  std::atomic<uint64_t> allocation;       // fleet: this host's share
+  std::atomic<int64_t> allocation_expires_ns;  // fleet: lease on the share
+  std::atomic<uint64_t> defined_seq;      // bumped on each define/update
+  // Line 3: name, written before status becomes READY (release).
+  alignas(kCacheLine) char name[64];      // NUL-terminated, <= 63 chars
+};
+
+// Parameters of a limiter: immutable once published through params_off.
+// A change writes a new record and swaps params_off (release).
+struct alignas(kCacheLine) ParamsRecord {
+  uint32_t magic;      // kParamsMagic
+  uint32_t algorithm;  // sluice::Algorithm
+  uint64_t rate;
+  int64_t period_ns;
+  uint64_t burst;
+  uint64_t limit;
+  int64_t window_ns;
+  uint64_t holders;
+  int64_t ttl_ns;
+  uint32_t flags;      // kFlagReclaim | kFlagGlobal
+  uint32_t reserved;
+  uint64_t ring_off;   // sliding: RingHeader + int64[ring_len];
+                       // lease: HolderEntry[ring_len]
+  uint64_t ring_len;
+  int64_t gate_until_ns;  // lease shrink: no grants before this time
+};
+constexpr uint32_t kParamsMagic = 0x4D524150;  // "PARM"
+constexpr uint32_t kFlagReclaim = 1;
+constexpr uint32_t kFlagGlobal = 2;
+
+// A sliding ring in the arena: one hint word (where to start scanning; any
+// value is safe), then `len` int64 grant times. Allocated 64-byte aligned so
+// the hint and the first 7 words share a cache line.
+struct RingHeader {
+  std::atomic<uint64_t> hint;
+};
+static_assert(sizeof(RingHeader) == 8);
+
+// One lease holder. expiry > 0: held until expiry. expiry <= 0: released,
+// -expiry is the last expiry. Every new value of expiry is larger in
+// absolute value than the one it replaces, so (index, expiry) names one
+// grant forever (no ABA).
+struct alignas(32) HolderEntry {
+  std::atomic<int64_t> expiry;
+  std::atomic<uint64_t> owner;   // pid << 32 | low 32 bits of expiry
+  std::atomic<uint64_t> token;   // fencing token of the current grant
+  std::atomic<int64_t> granted_ns;
+};
+
+static_assert(std::is_standard_layout_v<Header>);
+static_assert(std::is_standard_layout_v<SlotLayout>);
+static_assert(std::is_standard_layout_v<ParamsRecord>);
+static_assert(std::is_standard_layout_v<HolderEntry>);
+static_assert(std::atomic<int64_t>::is_always_lock_free);
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+static_assert(std::atomic<uint32_t>::is_always_lock_free);
+static_assert(sizeof(std::atomic<int64_t>) == 8 && sizeof(std::atomic<uint32_t>) == 4);
+static_assert(sizeof(Header) <= kHeaderSize);
+static_assert(sizeof(SlotLayout) == 4 * kCacheLine);
+static_assert(offsetof(SlotLayout, granted) == kCacheLine);
+static_assert(offsetof(SlotLayout, status) == 2 * kCacheLine);
+static_assert(offsetof(SlotLayout, name) == 3 * kCacheLine);
+static_assert(sizeof(ParamsRecord) == 2 * kCacheLine);
+static_assert(sizeof(HolderEntry) == 32);
+
+}  // namespace sluice
+
+#endif  // SLUICE_SRC_LAYOUT_H_

@@ -1,0 +1,169 @@
+#include "lease_table.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
+#include "platform.h"
+
+namespace sluice::lease {
+namespace {
+
+uint64_t Owner(uint32_t pid, int64_t expiry) {
+  return (uint64_t{pid} << 32) | (static_cast<uint64_t>(expiry) & 0xffffffffu);
+}
+
+// True if entry value `e` may be taken at `now`.
+bool Takeable(const HolderEntry& h, int64_t e, int64_t now, bool reclaim) {
+  if (e == kSealed) return false;
+  if (e <= now) return true;  // released (<= 0) or lapsed
+  if (!reclaim) return false;
+  const uint64_t o = h.owner.load(std::memory_order_relaxed);
+  if ((o & 0xffffffffu) != (static_cast<uint64_t>(e) & 0xffffffffu)) return false;
+  return !platform::ProcessMayBeAlive(static_cast<uint32_t>(o >> 32));
+}
+
+int64_t NextExpiry(int64_t old, int64_t now, int64_t ttl) {
+  const int64_t prev = old < 0 ? -old : old;
+  return std::max(now + ttl, prev + 1);
+}
+
+// Claims entry i (value e) for a grant at now. Returns the new expiry or 0.
+int64_t Claim(const Table& t, uint64_t i, int64_t e, int64_t now) {
+  HolderEntry& h = t.entries[i];
+  const int64_t next = NextExpiry(e, now, t.ttl_ns);
+  if (!h.expiry.compare_exchange_strong(e, next, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed)) {
+    return 0;
+  }
+  h.owner.store(Owner(platform::Pid(), next), std::memory_order_relaxed);
+  h.granted_ns.store(now, std::memory_order_relaxed);
+  return next;
+}
+
+void Unclaim(const Table& t, uint64_t i, int64_t next) {
+  int64_t expected = next;
+  t.entries[i].expiry.compare_exchange_strong(expected, -next,
+                                              std::memory_order_acq_rel,
+                                              std::memory_order_relaxed);
+}
+
+int64_t Soonest(const Table& t, int64_t now) {
+  int64_t soonest = INT64_MAX;
+  for (uint64_t i = 0; i < t.len; ++i) {
+    const int64_t e = t.entries[i].expiry.load(std::memory_order_relaxed);
+    if (e > now && e != kSealed) soonest = std::min(soonest, e - now);
+  }
+  return soonest == INT64_MAX ? 1 : soonest;
+}
+
+}  // namespace
+
+Grant TryAcquire(const Table& t, int64_t now, bool real_time) {
+  Grant g;
+  if (t.len == 0) {
+    g.retry_after_ns = -1;
+    return g;
+  }
+  if (now < t.gate_until_ns) {
+    g.retry_after_ns = t.gate_until_ns - now;
+    return g;
+  }
+  const uint64_t start = t.hint->load(std::memory_order_relaxed) % t.len;
+  for (uint64_t k = 0; k < t.len; ++k) {
+    const uint64_t i = (start + k) % t.len;
+    HolderEntry& h = t.entries[i];
+    int64_t e = h.expiry.load(std::memory_order_acquire);
+    if (e == kSealed) {
+      g.sealed = true;
+      return g;
+    }
+    if (!Takeable(h, e, now, t.reclaim)) continue;
+    const int64_t next = Claim(t, i, e, now);
+    if (next == 0) continue;
+    // Invariant 3: the grant is dated at the token's fetch_add.
+    const uint64_t token = t.token->fetch_add(1, std::memory_order_seq_cst) + 1;
+    if (real_time && platform::NowNs() >= next) {
+      Unclaim(t, i, next);  // lapsed before it was ours: not a grant
+      continue;
+    }
+    h.token.store(token, std::memory_order_relaxed);
+    t.hint->store((i + 1) % t.len, std::memory_order_relaxed);
+    g.ok = true;
+    g.lease = Lease{token, now, next, static_cast<uint32_t>(i)};
+    return g;
+  }
+  g.retry_after_ns = Soonest(t, now);
+  return g;
+}
+
+Decision TryAcquireN(const Table& t, uint32_t n, int64_t now, bool* sealed) {
+  if (n > t.len) return {false, now, -1};
+  if (now < t.gate_until_ns) return {false, now, t.gate_until_ns - now};
+  uint64_t idx_inline[8];
+  int64_t next_inline[8];
+  uint64_t* idx = idx_inline;
+  int64_t* nexts = next_inline;
+  std::unique_ptr<uint64_t[]> idx_heap;
+  std::unique_ptr<int64_t[]> next_heap;
+  if (n > 8) {
+    idx_heap.reset(new uint64_t[n]);
+    next_heap.reset(new int64_t[n]);
+    idx = idx_heap.get();
+    nexts = next_heap.get();
+  }
+  uint32_t got = 0;
+  for (uint64_t i = 0; i < t.len && got < n; ++i) {
+    HolderEntry& h = t.entries[i];
+    int64_t e = h.expiry.load(std::memory_order_acquire);
+    if (e == kSealed) {
+      *sealed = true;
+      break;
+    }
+    if (!Takeable(h, e, now, t.reclaim)) continue;
+    const int64_t next = Claim(t, i, e, now);
+    if (next == 0) continue;
+    h.token.store(t.token->fetch_add(1, std::memory_order_seq_cst) + 1,
+                  std::memory_order_relaxed);
+    idx[got] = i;
+    nexts[got] = next;
+    ++got;
+  }
+  if (got == n) return {true, now, 0};
+  for (uint32_t j = 0; j < got; ++j) Unclaim(t, idx[j], nexts[j]);
+  return {false, now, Soonest(t, now)};
+}
+
+bool Release(const Table& t, const Lease& lease, int64_t now) {
+  if (lease.index >= t.len || lease.expires_ns <= now) return false;
+  int64_t expected = lease.expires_ns;
+  return t.entries[lease.index].expiry.compare_exchange_strong(
+      expected, -lease.expires_ns, std::memory_order_acq_rel,
+      std::memory_order_relaxed);
+}
+
+bool Renew(const Table& t, Lease* lease, int64_t now) {
+  if (lease->index >= t.len || lease->expires_ns <= now) return false;
+  HolderEntry& h = t.entries[lease->index];
+  int64_t expected = lease->expires_ns;
+  const int64_t next = NextExpiry(expected, now, t.ttl_ns);
+  if (!h.expiry.compare_exchange_strong(expected, next, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed)) {
+    return false;
+  }
+  h.owner.store(Owner(platform::Pid(), next), std::memory_order_relaxed);
+  lease->expires_ns = next;
+  return true;
+}
+
+uint64_t Held(const Table& t, int64_t now, int64_t* next_free_ns) {
+  uint64_t held = 0;
+  for (uint64_t i = 0; i < t.len; ++i) {
+    const int64_t e = t.entries[i].expiry.load(std::memory_order_relaxed);
+    if (e > now) ++held;
+  }
+  if (next_free_ns) *next_free_ns = held < t.len ? 0 : Soonest(t, now);
+  return held;
+}
+
+}  // namespace sluice::lease

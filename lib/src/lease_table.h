@@ -1,0 +1,68 @@
+// Lease table: at most `holders` leases at once, each lapsing `ttl` after
+// its grant unless renewed or released. State: HolderEntry[holders] in the
+// arena plus the limiter's fencing-token counter.
+//
+// Invariants:
+//  1. An entry is held iff expiry > now. It is taken only by a CAS from a
+//     value that is not held (expiry <= 0: released; 0 < expiry <= now:
+//     lapsed) or, with reclaim, held by a pid that no longer exists (4).
+//  2. Each new expiry is larger than the absolute value of the one it
+//     replaces, and release stores -expiry, so (index, expiry) names one
+//     grant forever: a late Release/Renew of an old grant fails its CAS.
+//  3. Fencing tokens come from one counter, fetch_add after the claim CAS;
+//     the grant is dated at that fetch_add. With real time, a claimer that
+//     finds its lease already lapsed after taking the token gives it back
+//     and retries, so a later grant of the same entry always has a larger
+//     token. (seq_cst fetch_add is a full barrier before the clock read.)
+//  4. owner = pid << 32 | low 32 bits of expiry is written after the claim
+//     (relaxed). A reclaimer trusts the pid only when the low bits match the
+//     expiry it read, so a half-written owner never causes a reclaim; pid
+//     reuse only delays a reclaim until ttl (the safe direction).
+//  5. gate_until (after shrinking holders live) denies every grant until the
+//     dropped leases have lapsed.
+// Memory order: expiry CAS is acq_rel, so the entry's token/owner written by
+// the previous holder are ordered before the next claim; readers of
+// token/owner are diagnostic or double-checked (4).
+#ifndef SLUICE_SRC_LEASE_TABLE_H_
+#define SLUICE_SRC_LEASE_TABLE_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "layout.h"
+#include "sluice/limiter.h"
+
+namespace sluice::lease {
+
+struct Table {
+  HolderEntry* entries = nullptr;
+  uint64_t len = 0;  // == holders
+  int64_t ttl_ns = 1;
+  bool reclaim = false;
+  int64_t gate_until_ns = INT64_MIN;
+  std::atomic<uint64_t>* token = nullptr;
+  std::atomic<uint64_t>* hint = nullptr;
+};
+
+struct Grant {
+  bool ok = false;
+  bool sealed = false;        // table retired by a resize: reload params
+  Lease lease;
+  int64_t retry_after_ns = 0;  // when !ok: until the soonest lapse
+};
+
+// real_time: `now` is the clock (enables the token re-check of invariant 3).
+Grant TryAcquire(const Table& t, int64_t now, bool real_time);
+// n anonymous leases that simply lapse (try_acquire on a lease limiter).
+Decision TryAcquireN(const Table& t, uint32_t n, int64_t now, bool* sealed);
+bool Release(const Table& t, const Lease& lease, int64_t now);
+bool Renew(const Table& t, Lease* lease, int64_t now);
+// Entries held at `now`; *next_free_ns: time until one frees (0 if free).
+uint64_t Held(const Table& t, int64_t now, int64_t* next_free_ns);
+
+// Value for a fresh, never-used entry.
+constexpr int64_t kUnusedExpiry = 0;
+
+}  // namespace sluice::lease
+
+#endif  // SLUICE_SRC_LEASE_TABLE_H_

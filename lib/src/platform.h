@@ -1,0 +1,35 @@
+// The OS boundary: clocks, sleeping, futexes and process liveness (Linux).
+// Everything else in lib/ is portable C++ over these few calls.
+#ifndef SLUICE_SRC_PLATFORM_H_
+#define SLUICE_SRC_PLATFORM_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "sluice/limiter.h"
+
+namespace sluice::platform {
+
+// CLOCK_MONOTONIC in ns (vDSO: no syscall).
+int64_t NowNs();
+// CLOCK_REALTIME in ns.
+int64_t RealtimeNs();
+
+// Sleeps until CLOCK_MONOTONIC reaches deadline_ns with
+// clock_nanosleep(TIMER_ABSTIME), waking at least every 50 ms to poll
+// `cancel`. Returns false if cancelled.
+bool SleepUntil(int64_t deadline_ns, const CancelCheck& cancel);
+
+// Process-shared futex on a word in shared memory. Waits while *word ==
+// expected, until woken or CLOCK_MONOTONIC deadline_ns (< 0: no deadline).
+void FutexWait(std::atomic<uint32_t>* word, uint32_t expected, int64_t deadline_ns);
+void FutexWakeAll(std::atomic<uint32_t>* word);
+
+// This process's pid, cached (refreshed in fork children).
+uint32_t Pid();
+// False only when `pid` certainly does not exist (kill(pid, 0) == ESRCH).
+bool ProcessMayBeAlive(uint32_t pid);
+
+}  // namespace sluice::platform
+
+#endif  // SLUICE_SRC_PLATFORM_H_

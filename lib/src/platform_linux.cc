@@ -1,0 +1,89 @@
+#include "platform.h"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+
+namespace sluice::platform {
+namespace {
+
+std::atomic<uint32_t> g_pid{0};
+
+void RefreshPid() { g_pid.store(static_cast<uint32_t>(getpid()), std::memory_order_relaxed); }
+
+struct PidInit {
+  PidInit() {
+    RefreshPid();
+    pthread_atfork(nullptr, nullptr, RefreshPid);
+  }
+} g_pid_init;
+
+timespec ToTimespec(int64_t ns) {
+  timespec ts;
+  ts.tv_sec = ns / 1000000000;
+  ts.tv_nsec = ns % 1000000000;
+  return ts;
+}
+
+constexpr int64_t kCancelPollNs = 50 * 1000 * 1000;
+
+}  // namespace
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+int64_t RealtimeNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+bool SleepUntil(int64_t deadline_ns, const CancelCheck& cancel) {
+  for (;;) {
+    if (cancel.fn && cancel.fn(cancel.arg)) return false;
+    const int64_t now = NowNs();
+    if (now >= deadline_ns) return true;
+    int64_t until = deadline_ns;
+    if (cancel.fn) until = std::min(until, now + kCancelPollNs);
+    timespec ts = ToTimespec(until);
+    // EINTR: loop, re-checking cancel (a signal handler may have set it).
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+  }
+}
+
+void FutexWait(std::atomic<uint32_t>* word, uint32_t expected, int64_t deadline_ns) {
+  timespec ts;
+  timespec* tp = nullptr;
+  if (deadline_ns >= 0) {
+    ts = ToTimespec(deadline_ns);
+    tp = &ts;
+  }
+  // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. Not
+  // FUTEX_PRIVATE_FLAG: the word is shared between processes.
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_BITSET,
+          expected, tp, nullptr, FUTEX_BITSET_MATCH_ANY);
+}
+
+void FutexWakeAll(std::atomic<uint32_t>* word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, INT_MAX,
+          nullptr, nullptr, 0);
+}
+
+uint32_t Pid() { return g_pid.load(std::memory_order_relaxed); }
+
+bool ProcessMayBeAlive(uint32_t pid) {
+  if (pid == 0) return true;
+  return !(kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH);
+}
+
+}  // namespace sluice::platform

@@ -1,0 +1,159 @@
+#include "sliding.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "layout.h"
+
+namespace sluice::sliding {
+namespace {
+
+bool Expired(int64_t v, int64_t window, int64_t now) {
+  return v != kSealed && v <= now - window;
+}
+
+// Keeps the n smallest expiry times seen, to tell when n words will be free.
+class SmallestN {
+ public:
+  explicit SmallestN(uint32_t n) : n_(std::min<uint32_t>(n, kCap)) {}
+  void Add(int64_t t) {
+    if (size_ < n_) {
+      v_[size_++] = t;
+      std::push_heap(v_, v_ + size_);
+    } else if (n_ > 0 && t < v_[0]) {
+      std::pop_heap(v_, v_ + size_);
+      v_[size_ - 1] = t;
+      std::push_heap(v_, v_ + size_);
+    }
+    max_seen_ = std::max(max_seen_, t);
+  }
+  // The n-th smallest (exact for n <= kCap, else an upper bound).
+  int64_t Nth(uint32_t n) const {
+    if (n <= kCap && size_ == n) return v_[0];
+    return max_seen_;
+  }
+
+ private:
+  static constexpr uint32_t kCap = 32;
+  uint32_t n_;
+  uint32_t size_ = 0;
+  int64_t v_[kCap];
+  int64_t max_seen_ = INT64_MIN;
+};
+
+}  // namespace
+
+Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
+  if (n > r.len) return {false, now, -1};
+  const uint64_t start = r.hint->load(std::memory_order_relaxed) % r.len;
+  const uint64_t scan = std::min(r.len, kMaxScan);
+  Undo inline_undo[8];
+  std::vector<Undo> heap_undo;  // only for n > 8
+  Undo* undo = inline_undo;
+  if (n > 8) {
+    heap_undo.resize(n);
+    undo = heap_undo.data();
+  }
+  uint32_t got = 0;
+  uint64_t last = start;
+  SmallestN soonest(n);
+  for (uint64_t k = 0; k < scan && got < n; ++k) {
+    const uint64_t i = (start + k) % r.len;
+    int64_t v = r.words[i].load(std::memory_order_relaxed);
+    if (v == kSealed) {
+      *sealed = true;
+      break;
+    }
+    if (Expired(v, r.window_ns, now) &&
+        r.words[i].compare_exchange_strong(v, now, std::memory_order_relaxed,
+                                           std::memory_order_relaxed)) {
+      undo[got++] = {i, v};
+      last = i;
+      continue;
+    }
+    // v is the fresh value after a failed CAS.
+    if (v != kSealed) soonest.Add(v + r.window_ns);
+  }
+  if (got == n) {
+    // The hint shares the cache line of the first ring words (see
+    // RingLayout in layout.h), so small rings still touch one line.
+    r.hint->store((last + 1) % r.len, std::memory_order_relaxed);
+    return {true, now, 0};
+  }
+  Refund(r, got, undo, now);
+  int64_t wait = soonest.Nth(n - got) - now;
+  if (wait < 1) wait = 1;
+  return {false, now, wait};
+}
+
+Reservation Reserve(const Ring& r, uint32_t n, int64_t now, int64_t max_wait_ns,
+                    Undo* undo) {
+  Reservation res;
+  if (n > r.len) {
+    res.retry_after_ns = -1;
+    return res;
+  }
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    // Pick the n words that free first (full scan: this is the slow path).
+    std::vector<std::pair<int64_t, uint64_t>> words(r.len);
+    for (uint64_t i = 0; i < r.len; ++i) {
+      int64_t v = r.words[i].load(std::memory_order_relaxed);
+      if (v == kSealed) {
+        res.sealed = true;
+        return res;
+      }
+      words[i] = {v, i};
+    }
+    std::nth_element(words.begin(), words.begin() + (n - 1), words.end());
+    int64_t latest = INT64_MIN;
+    for (uint32_t j = 0; j < n; ++j) latest = std::max(latest, words[j].first);
+    const int64_t grant = std::max(now, latest + r.window_ns);
+    if (max_wait_ns >= 0 && grant - now > max_wait_ns) {
+      res.retry_after_ns = grant - now;
+      return res;
+    }
+    uint32_t got = 0;
+    for (; got < n; ++got) {
+      int64_t v = words[got].first;
+      if (!r.words[words[got].second].compare_exchange_strong(
+              v, grant, std::memory_order_relaxed, std::memory_order_relaxed)) {
+        break;
+      }
+      undo[got] = {words[got].second, words[got].first};
+    }
+    if (got == n) {
+      res.ok = true;
+      res.grant_ns = grant;
+      return res;
+    }
+    Refund(r, got, undo, grant);  // lost a race; rescan
+  }
+  res.retry_after_ns = 1;
+  return res;
+}
+
+void Refund(const Ring& r, uint32_t n, const Undo* undo, int64_t grant_ns) {
+  for (uint32_t j = 0; j < n; ++j) {
+    int64_t expected = grant_ns;
+    // Fails only if the word was reused after expiring: then leave it.
+    r.words[undo[j].index].compare_exchange_strong(
+        expected, undo[j].old, std::memory_order_relaxed,
+        std::memory_order_relaxed);
+  }
+}
+
+uint64_t Used(const Ring& r, int64_t now, int64_t* next_free_ns) {
+  uint64_t used = 0;
+  int64_t soonest = INT64_MAX;
+  for (uint64_t i = 0; i < r.len; ++i) {
+    const int64_t v = r.words[i].load(std::memory_order_relaxed);
+    if (v == kSealed || !Expired(v, r.window_ns, now)) {
+      ++used;
+      if (v != kSealed) soonest = std::min(soonest, v + r.window_ns - now);
+    }
+  }
+  if (next_free_ns) *next_free_ns = used < r.len ? 0 : soonest;
+  return used;
+}
+
+}  // namespace sluice::sliding

@@ -1,0 +1,42 @@
+// The segment's table of named limiter slots: define, find, update and
+// retire, lock-free over the slot status words (see layout.h).
+//
+// Invariants:
+//  1. Slots are claimed in index order (EMPTY -> INIT by CAS), so the used
+//     slots form a prefix and a name lives in at most one slot: a definer
+//     that meets an INIT slot waits for it (or takes it over if its pid is
+//     gone) before comparing names.
+//  2. name and params_off are written before status leaves INIT (release);
+//     readers load status with acquire before reading them.
+//  3. Parameter changes are serialised per slot by READY -> UPDATING (pid),
+//     write a new immutable ParamsRecord and publish it by a release store
+//     of params_off. Rings and holder tables that change size are sealed
+//     word by word (atomic exchange with kSealed) before their values are
+//     copied, so no grant on the old ring can be lost.
+#ifndef SLUICE_SRC_SLOT_TABLE_H_
+#define SLUICE_SRC_SLOT_TABLE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mapping.h"
+#include "sluice/limiter_spec.h"
+#include "sluice/status.h"
+
+namespace sluice::slots {
+
+// Index of the slot holding `name`, defining or updating it as needed.
+StatusOr<uint32_t> Define(Mapping& m, std::string_view name, const LimiterSpec& spec);
+// Index of live limiter `name`; kNotFound otherwise.
+StatusOr<uint32_t> Find(const Mapping& m, std::string_view name);
+// Indexes of live limiters, in slot order.
+std::vector<uint32_t> List(const Mapping& m);
+Status Retire(Mapping& m, std::string_view name);
+// The slot's name (bounded read).
+std::string NameOf(const SlotLayout& slot);
+
+}  // namespace sluice::slots
+
+#endif  // SLUICE_SRC_SLOT_TABLE_H_
