@@ -33,6 +33,9 @@ class Reader {
   Status Fail(const toml::node& n, const std::string& msg) const {
     return Status(Code::kInvalidArgument, ErrorAt(source_, n.source(), msg));
   }
+  Status FailKey(const toml::key& k, const std::string& msg) const {
+    return Status(Code::kInvalidArgument, ErrorAt(source_, k.source(), msg));
+  }
   Status FailTable(const std::string& msg) const {
     return Status(Code::kInvalidArgument, ErrorAt(source_, t_.source(), msg));
   }
@@ -125,9 +128,9 @@ StatusOr<LimiterSpec> SpecFromTable(const toml::table& t, std::string_view sourc
     for (const KeyInfo& k : kKeys) {
       if (key.str() == k.key) info = &k;
     }
-    if (!info) return r.Fail(node, "unknown key '" + std::string(key.str()) + "'");
+    if (!info) return r.FailKey(key, "unknown key '" + std::string(key.str()) + "'");
     if (info->algorithms && !(info->algorithms & Bit(*alg))) {
-      return r.Fail(node, "key '" + std::string(key.str()) + "' does not apply to algorithm \"" +
+      return r.FailKey(key, "key '" + std::string(key.str()) + "' does not apply to algorithm \"" +
                               AlgorithmName(*alg) + "\"");
     }
   }

@@ -1,0 +1,68 @@
+// Budget files: a host's limiters in TOML (format in docs/sluicectl.md).
+//
+//   namespace = "web"          # optional
+//   mode = "0660"              # optional, segment permissions (default 0600)
+//   [limiters.NAME]            # one table per limiter (LimiterSpec keys)
+//   [allotter]                 # optional: address, token_file (forwarder)
+//
+// ParseBudget validates the whole file (syntax, unknown keys at every level,
+// types, ranges, durations, required keys, names) and reports the first
+// problem as "FILE:LINE:COL: message". Nothing here touches a segment; see
+// budget_apply.h for that.
+#ifndef SLUICE_BUDGET_FILE_H_
+#define SLUICE_BUDGET_FILE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sluice/export.h"
+#include "sluice/limiter_spec.h"
+#include "sluice/status.h"
+
+namespace sluice {
+
+// A position in a budget file (1-based).
+struct SourcePos {
+  uint32_t line = 1;
+  uint32_t column = 1;
+};
+
+struct BudgetLimiter {
+  std::string name;
+  LimiterSpec spec;
+  SourcePos pos;            // the [limiters.NAME] header (or inline table)
+  SourcePos algorithm_pos;  // the `algorithm` value
+};
+
+struct AllotterConfig {
+  std::string address;     // "host:port"
+  std::string token_file;  // path of the shared token (may be empty)
+};
+
+// A parsed, validated budget file. Plain value type.
+struct Budget {
+  std::string source;                 // file name used in messages
+  std::optional<std::string> ns;      // `namespace`, if set
+  SourcePos ns_pos;
+  uint32_t mode = 0600;               // `mode`, permission bits
+  std::vector<BudgetLimiter> limiters;  // in file order
+  SourcePos limiters_pos;             // the [limiters] table
+  std::optional<AllotterConfig> allotter;
+
+  // "FILE:LINE:COL: message".
+  std::string ErrorAt(SourcePos pos, const std::string& message) const;
+};
+
+// Parses and validates budget-file text. `source` names it in errors.
+SLUICE_EXPORT StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source);
+
+// Reads `path` and parses it (errors name `path`). kNotFound / kIo /
+// kPermission when the file cannot be read, kInvalidArgument when invalid.
+SLUICE_EXPORT StatusOr<Budget> LoadBudgetFile(const std::string& path);
+
+}  // namespace sluice
+
+#endif  // SLUICE_BUDGET_FILE_H_

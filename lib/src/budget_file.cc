@@ -1,0 +1,170 @@
+#include "sluice/budget_file.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "spec_toml.h"
+
+namespace sluice {
+namespace {
+
+SourcePos PosOf(const toml::source_region& r) {
+  return SourcePos{r.begin.line ? r.begin.line : 1u, r.begin.column ? r.begin.column : 1u};
+}
+
+Status Invalid(std::string_view source, const toml::source_region& where, const std::string& msg) {
+  return Status(Code::kInvalidArgument, ErrorAt(source, where, msg));
+}
+
+// `mode`: a string of octal digits ("0660") or a TOML octal integer (0o660).
+Status ParseMode(const toml::node& n, std::string_view source, uint32_t* out) {
+  uint64_t v = 0;
+  if (n.is_string()) {
+    const std::string s = n.value_or<std::string>("");
+    if (s.empty() || s.size() > 4) {
+      return Invalid(source, n.source(), "mode must be octal permission bits like \"0660\"");
+    }
+    for (char c : s) {
+      if (c < '0' || c > '7') {
+        return Invalid(source, n.source(), "mode must be octal permission bits like \"0660\" (got \"" + s + "\")");
+      }
+      v = v * 8 + static_cast<uint64_t>(c - '0');
+    }
+  } else if (n.is_integer()) {
+    const int64_t i = n.value_or<int64_t>(-1);
+    if (i < 0) return Invalid(source, n.source(), "mode must not be negative");
+    v = static_cast<uint64_t>(i);
+  } else {
+    return Invalid(source, n.source(), "mode must be a string of octal digits like \"0660\"");
+  }
+  if (v > 0777) return Invalid(source, n.source(), "mode must be at most 0777 (no setuid/sticky bits)");
+  if ((v & 0600) != 0600) {
+    return Invalid(source, n.source(), "mode must give the owner read and write (0600)");
+  }
+  *out = static_cast<uint32_t>(v);
+  return Status::OK();
+}
+
+// "host:port" with a non-empty host and a port in 1..65535.
+bool ValidAddress(std::string_view a) {
+  const size_t colon = a.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == a.size()) return false;
+  const std::string_view port = a.substr(colon + 1);
+  if (port.size() > 5) return false;
+  uint32_t p = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    p = p * 10 + static_cast<uint32_t>(c - '0');
+  }
+  for (char c : a.substr(0, colon)) {
+    if (c == ' ' || c == '\t' || c == '/') return false;
+  }
+  return p >= 1 && p <= 65535;
+}
+
+Status ParseAllotter(const toml::node& n, std::string_view source, AllotterConfig* out) {
+  const toml::table* t = n.as_table();
+  if (!t) return Invalid(source, n.source(), "allotter must be a table ([allotter])");
+  const toml::node* addr = t->get("address");
+  for (const auto& [key, value] : *t) {
+    if (key.str() == "address") {
+      if (!value.is_string() || !ValidAddress(value.value_or<std::string_view>(""))) {
+        return Invalid(source, value.source(), "address must be a string \"host:port\" (port 1..65535)");
+      }
+      out->address = value.value_or<std::string>("");
+    } else if (key.str() == "token_file") {
+      if (!value.is_string() || value.value_or<std::string_view>("").empty()) {
+        return Invalid(source, value.source(), "token_file must be a non-empty path string");
+      }
+      out->token_file = value.value_or<std::string>("");
+    } else {
+      return Invalid(source, key.source(), "unknown key '" + std::string(key.str()) +
+                                               "' in [allotter] (expected address, token_file)");
+    }
+  }
+  if (!addr) return Invalid(source, t->source(), "missing key 'address' in [allotter]");
+  return Status::OK();
+}
+
+Status ParseLimiters(const toml::node& n, std::string_view source, Budget* b) {
+  const toml::table* t = n.as_table();
+  if (!t) return Invalid(source, n.source(), "limiters must be a table of [limiters.NAME] tables");
+  b->limiters_pos = PosOf(t->source());
+  for (const auto& [key, value] : *t) {
+    const std::string name(key.str());
+    if (Status s = ValidateName(name, "limiter"); !s.ok()) {
+      return Invalid(source, key.source(), s.message());
+    }
+    const toml::table* lt = value.as_table();
+    if (!lt) {
+      return Invalid(source, value.source(), "limiters." + name + " must be a table ([limiters." +
+                                                 name + "] with algorithm = ...)");
+    }
+    StatusOr<LimiterSpec> spec = SpecFromTable(*lt, source);
+    if (!spec.ok()) return spec.status();
+    BudgetLimiter l;
+    l.name = name;
+    l.spec = *spec;
+    l.pos = PosOf(lt->source());
+    l.algorithm_pos = PosOf(lt->get("algorithm")->source());
+    b->limiters.push_back(std::move(l));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string Budget::ErrorAt(SourcePos pos, const std::string& message) const {
+  return source + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " + message;
+}
+
+StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source) {
+  StatusOr<toml::table> root = ParseToml(text, source);
+  if (!root.ok()) return root.status();
+  Budget b;
+  b.source = std::string(source);
+  for (const auto& [key, value] : *root) {
+    const std::string_view k = key.str();
+    if (k == "namespace") {
+      if (!value.is_string()) return Invalid(source, value.source(), "namespace must be a string");
+      std::string ns = value.value_or<std::string>("");
+      if (Status s = ValidateName(ns, "namespace"); !s.ok()) {
+        return Invalid(source, value.source(), s.message());
+      }
+      b.ns = std::move(ns);
+      b.ns_pos = PosOf(value.source());
+    } else if (k == "mode") {
+      if (Status s = ParseMode(value, source, &b.mode); !s.ok()) return s;
+    } else if (k == "limiters") {
+      if (Status s = ParseLimiters(value, source, &b); !s.ok()) return s;
+    } else if (k == "allotter") {
+      AllotterConfig a;
+      if (Status s = ParseAllotter(value, source, &a); !s.ok()) return s;
+      b.allotter = std::move(a);
+    } else {
+      return Invalid(source, key.source(),
+                     "unknown key '" + std::string(k) +
+                         "' (expected namespace, mode, [limiters.NAME] or [allotter])");
+    }
+  }
+  return b;
+}
+
+StatusOr<Budget> LoadBudgetFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    const Code code = err == ENOENT ? Code::kNotFound
+                      : (err == EACCES || err == EPERM) ? Code::kPermission
+                                                        : Code::kIo;
+    return Status(code, path + ": cannot read: " + std::strerror(err));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status(Code::kIo, path + ": read error");
+  return ParseBudget(text.str(), path);
+}
+
+}  // namespace sluice

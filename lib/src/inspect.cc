@@ -1,0 +1,236 @@
+#include "sluice/inspect.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "mapping.h"
+#include "slot_table.h"
+#include "sluice/duration.h"
+
+namespace sluice {
+namespace {
+
+std::string Num(double v) {
+  if (!std::isfinite(v)) return "0";
+  char buf[32];
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.6g", v);
+  }
+  return buf;
+}
+
+std::string U(uint64_t v) { return std::to_string(v); }
+std::string I(int64_t v) { return std::to_string(v); }
+
+// "1.2k", "3.4M" for wide counters in tables.
+std::string Short(double v) {
+  char buf[32];
+  if (v < 10000) {
+    std::snprintf(buf, sizeof buf, v == std::floor(v) ? "%.0f" : "%.1f", v);
+  } else if (v < 1e6) {
+    std::snprintf(buf, sizeof buf, "%.1fk", v / 1e3);
+  } else if (v < 1e9) {
+    std::snprintf(buf, sizeof buf, "%.1fM", v / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1fG", v / 1e9);
+  }
+  return buf;
+}
+
+std::string Octal(uint32_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", mode);
+  return buf;
+}
+
+std::string Pad(const std::string& s, size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
+
+std::string Level(const LimiterRow& r) { return Num(std::round(r.level.used * 10) / 10) + "/" + Num(r.level.capacity); }
+
+std::string ParamsJson(const LimiterSpec& s) {
+  switch (s.algorithm) {
+    case Algorithm::kGcra:
+      return "{\"rate\":" + U(s.rate) + ",\"period_ns\":" + I(s.period_ns) + ",\"burst\":" + U(s.burst) + "}";
+    case Algorithm::kWindow:
+    case Algorithm::kSliding:
+      return "{\"limit\":" + U(s.limit) + ",\"window_ns\":" + I(s.window_ns) + "}";
+    case Algorithm::kLease:
+      return "{\"holders\":" + U(s.holders) + ",\"ttl_ns\":" + I(s.ttl_ns) +
+             ",\"reclaim\":" + (s.reclaim ? "true" : "false") + "}";
+  }
+  return "{}";
+}
+
+}  // namespace
+
+const char* AllocationStateName(AllocationState s) {
+  switch (s) {
+    case AllocationState::kNone: return "none";
+    case AllocationState::kValid: return "valid";
+    case AllocationState::kExpired: return "expired";
+  }
+  return "?";
+}
+
+const LimiterRow* Snapshot::Find(std::string_view name) const {
+  for (const LimiterRow& r : rows) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+StatusOr<Inspector> Inspector::Open(std::string_view ns) {
+  OpenOptions o;
+  o.read_only = true;
+  StatusOr<Segment> seg = Segment::Open(ns, o);
+  if (!seg.ok()) return seg.status();
+  StatusOr<std::shared_ptr<Mapping>> raw = Mapping::Open(ns, o);
+  if (!raw.ok()) return raw.status();
+  return Inspector(std::move(*seg), std::move(*raw));
+}
+
+Snapshot Inspector::Take() const { return TakeAt(MonotonicNowNs()); }
+
+Snapshot Inspector::TakeAt(int64_t now) const {
+  Snapshot s;
+  s.info = seg_.Info();
+  s.taken_ns = now;
+  for (const Limiter& l : seg_.List()) {
+    LimiterRow r;
+    r.name = l.name();
+    r.spec = l.spec();
+    r.stats = l.stats();
+    r.level = l.LevelAt(now);
+    if (r.spec.global) {
+      StatusOr<uint32_t> i = slots::Find(*raw_, r.name);
+      if (i.ok()) {
+        const SlotLayout* slot = raw_->slot(*i);
+        r.allocation = slot->allocation.load(std::memory_order_relaxed);
+        r.allocation_expires_ns = slot->allocation_expires_ns.load(std::memory_order_relaxed);
+        r.allocation_state = r.allocation_expires_ns == 0 ? AllocationState::kNone
+                             : r.allocation_expires_ns > now ? AllocationState::kValid
+                                                             : AllocationState::kExpired;
+      }
+    }
+    s.rows.push_back(std::move(r));
+  }
+  return s;
+}
+
+double SteadyRatePerSecond(const LimiterSpec& s) {
+  switch (s.algorithm) {
+    case Algorithm::kGcra: return double(s.rate) * 1e9 / double(s.period_ns);
+    case Algorithm::kWindow:
+    case Algorithm::kSliding: return double(s.limit) * 1e9 / double(s.window_ns);
+    case Algorithm::kLease: return double(s.holders) * 1e9 / double(s.ttl_ns);
+  }
+  return 0;
+}
+
+std::string FormatTable(const Snapshot& snap) {
+  size_t w = 4;
+  for (const LimiterRow& r : snap.rows) w = std::max(w, r.name.size());
+  std::string out = Pad("NAME", w) + "  " + Pad("ALGO", 7) + " " + Pad("PARAMS", 28) + " " +
+                    Pad("LEVEL", 11) + " " + Pad("GRANTED", 8) + " " + Pad("DENIED", 8) + " " +
+                    Pad("WAIT", 4) + " DEMAND/s\n";
+  for (const LimiterRow& r : snap.rows) {
+    std::string params = r.spec.Describe();
+    params = params.substr(params.find(' ') + 1);
+    out += Pad(r.name, w) + "  " + Pad(AlgorithmName(r.spec.algorithm), 7) + " " + Pad(params, 28) +
+           " " + Pad(Level(r), 11) + " " + Pad(Short(double(r.stats.granted)), 8) + " " +
+           Pad(Short(double(r.stats.denied)), 8) + " " + Pad(I(r.stats.waiting), 4) + " " +
+           Short(r.stats.demand) + "\n";
+  }
+  if (snap.rows.empty()) out += "(no limiters in namespace '" + snap.info.ns + "')\n";
+  return out;
+}
+
+std::string FormatShow(const LimiterRow& r, int64_t now) {
+  std::string out;
+  auto line = [&](const char* k, const std::string& v) { out += Pad(std::string(k) + ":", 14) + v + "\n"; };
+  line("name", r.name);
+  line("algorithm", AlgorithmName(r.spec.algorithm));
+  line("params", r.spec.Describe());
+  line("steady rate", Num(std::round(SteadyRatePerSecond(r.spec) * 100) / 100) + "/s");
+  const char* unit = r.spec.algorithm == Algorithm::kGcra      ? "tokens used"
+                     : r.spec.algorithm == Algorithm::kLease   ? "holders"
+                     : r.spec.algorithm == Algorithm::kSliding ? "grants in the last window"
+                                                               : "grants in this window";
+  line("level", Level(r) + " " + unit +
+                    (r.level.next_free_ns > 0 ? " (next free in " + FormatDurationShort(r.level.next_free_ns) + ")" : ""));
+  line("granted", U(r.stats.granted));
+  line("denied", U(r.stats.denied));
+  line("asked", U(r.stats.asked));
+  line("waiting", I(r.stats.waiting));
+  line("waits", U(r.stats.waits) + " (total " + FormatDurationShort(static_cast<int64_t>(r.stats.wait_ns)) + ")");
+  line("demand", Num(std::round(r.stats.demand * 10) / 10) + "/s");
+  if (r.spec.global) {
+    std::string a = AllocationStateName(r.allocation_state);
+    if (r.allocation_state != AllocationState::kNone) {
+      a = U(r.allocation) + " (" + a + (r.allocation_state == AllocationState::kValid
+                                             ? ", lease ends in " + FormatDurationShort(r.allocation_expires_ns - now)
+                                             : ", running on the safe share") + ")";
+    } else {
+      a += " (running on the safe share)";
+    }
+    line("allocation", a);
+  }
+  return out;
+}
+
+std::string JsonQuote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string RowToJson(const LimiterRow& r, int64_t now) {
+  std::string alloc = "null";
+  if (r.spec.global) {
+    const int64_t left = r.allocation_expires_ns == 0 ? 0 : std::max<int64_t>(0, r.allocation_expires_ns - now);
+    alloc = "{\"permits\":" + U(r.allocation) + ",\"state\":\"" + AllocationStateName(r.allocation_state) +
+            "\",\"expires_in_ns\":" + I(left) + "}";
+  }
+  return "{\"name\":" + JsonQuote(r.name) + ",\"algorithm\":\"" + AlgorithmName(r.spec.algorithm) +
+         "\",\"global\":" + (r.spec.global ? "true" : "false") + ",\"spec\":" + JsonQuote(r.spec.Describe()) +
+         ",\"params\":" + ParamsJson(r.spec) + ",\"steady_rate_per_s\":" + Num(SteadyRatePerSecond(r.spec)) +
+         ",\"level\":{\"used\":" + Num(r.level.used) + ",\"capacity\":" + Num(r.level.capacity) +
+         ",\"next_free_ns\":" + I(r.level.next_free_ns) + "},\"granted\":" + U(r.stats.granted) +
+         ",\"denied\":" + U(r.stats.denied) + ",\"asked\":" + U(r.stats.asked) +
+         ",\"waiting\":" + I(r.stats.waiting) + ",\"waits\":" + U(r.stats.waits) +
+         ",\"wait_ns\":" + U(r.stats.wait_ns) + ",\"demand_per_s\":" + Num(r.stats.demand) +
+         ",\"allocation\":" + alloc + "}";
+}
+
+std::string SnapshotToJson(const Snapshot& s) {
+  std::string out = "{\"namespace\":" + JsonQuote(s.info.ns) + ",\"path\":" + JsonQuote(s.info.path) +
+                    ",\"layout_version\":" + U(s.info.layout_version) + ",\"mode\":\"" + Octal(s.info.mode) +
+                    "\",\"capacity\":" + U(s.info.capacity) + ",\"used_slots\":" + U(s.info.used_slots) +
+                    ",\"arena_bytes\":" + U(s.info.arena_bytes) + ",\"arena_used\":" + U(s.info.arena_used) +
+                    ",\"limiters\":[";
+  for (size_t i = 0; i < s.rows.size(); ++i) {
+    if (i) out += ",";
+    out += RowToJson(s.rows[i], s.taken_ns);
+  }
+  return out + "]}";
+}
+
+}  // namespace sluice
