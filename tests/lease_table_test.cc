@@ -1,0 +1,152 @@
+#include "lease_table.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+
+namespace sluice::lease {
+namespace {
+
+constexpr int64_t kMs = 1000000;
+
+class TestTable {
+ public:
+  TestTable(uint64_t holders, int64_t ttl, bool reclaim) : e_(new HolderEntry[holders]) {
+    for (uint64_t i = 0; i < holders; ++i) {
+      e_[i].expiry.store(kUnusedExpiry);
+      e_[i].owner.store(0);
+      e_[i].token.store(0);
+      e_[i].granted_ns.store(0);
+    }
+    t_ = Table{e_.get(), holders, ttl, reclaim, INT64_MIN, &token_, &hint_};
+  }
+  Table& t() { return t_; }
+  HolderEntry& entry(uint64_t i) { return e_[i]; }
+
+ private:
+  std::unique_ptr<HolderEntry[]> e_;
+  std::atomic<uint64_t> token_{0};
+  std::atomic<uint64_t> hint_{0};
+  Table t_;
+};
+
+TEST(LeaseTableTest, HoldersAndExpiry) {
+  TestTable tt(2, 250 * kMs, false);
+  const int64_t t0 = 1000 * kMs;
+  Grant a = TryAcquire(tt.t(), t0, false);
+  Grant b = TryAcquire(tt.t(), t0 + kMs, false);
+  ASSERT_TRUE(a.ok && b.ok);
+  EXPECT_EQ(a.lease.expires_ns, t0 + 250 * kMs);
+  Grant c = TryAcquire(tt.t(), t0 + 2 * kMs, false);
+  EXPECT_FALSE(c.ok);
+  EXPECT_EQ(c.retry_after_ns, 248 * kMs);
+  EXPECT_EQ(Held(tt.t(), t0 + 2 * kMs, nullptr), 2u);
+  // Nobody releases: the first frees itself at its ttl.
+  EXPECT_FALSE(TryAcquire(tt.t(), t0 + 250 * kMs - 1, false).ok);
+  EXPECT_TRUE(TryAcquire(tt.t(), t0 + 250 * kMs, false).ok);
+}
+
+TEST(LeaseTableTest, ReleaseFreesEarlyOnceOnly) {
+  TestTable tt(1, 250 * kMs, false);
+  const int64_t t0 = 1000 * kMs;
+  Grant a = TryAcquire(tt.t(), t0, false);
+  ASSERT_TRUE(a.ok);
+  EXPECT_TRUE(Release(tt.t(), a.lease, t0 + kMs));
+  EXPECT_FALSE(Release(tt.t(), a.lease, t0 + kMs));  // twice
+  Grant b = TryAcquire(tt.t(), t0 + kMs, false);
+  ASSERT_TRUE(b.ok);
+  // The old lease cannot release the new holder's, even at the same times.
+  EXPECT_FALSE(Release(tt.t(), a.lease, t0 + kMs));
+  EXPECT_NE(b.lease.expires_ns, a.lease.expires_ns);
+  EXPECT_TRUE(Release(tt.t(), b.lease, t0 + 2 * kMs));
+}
+
+TEST(LeaseTableTest, SameInstantReacquireKeepsIdentitiesDistinct) {
+  TestTable tt(1, 100 * kMs, false);
+  Grant a = TryAcquire(tt.t(), 500 * kMs, false);
+  ASSERT_TRUE(Release(tt.t(), a.lease, 500 * kMs));
+  Grant b = TryAcquire(tt.t(), 500 * kMs, false);
+  ASSERT_TRUE(b.ok);
+  EXPECT_GT(b.lease.expires_ns, a.lease.expires_ns);
+  EXPECT_FALSE(Release(tt.t(), a.lease, 500 * kMs));
+  EXPECT_EQ(Held(tt.t(), 500 * kMs, nullptr), 1u);
+}
+
+TEST(LeaseTableTest, RenewExtendsAndExpiredCannotRenew) {
+  TestTable tt(1, 100 * kMs, false);
+  Grant a = TryAcquire(tt.t(), 1000 * kMs, false);
+  Lease l = a.lease;
+  EXPECT_TRUE(Renew(tt.t(), &l, 1090 * kMs));
+  EXPECT_EQ(l.expires_ns, 1190 * kMs);
+  EXPECT_FALSE(TryAcquire(tt.t(), 1150 * kMs, false).ok);
+  EXPECT_FALSE(Renew(tt.t(), &l, 1190 * kMs));  // lapsed
+  EXPECT_TRUE(TryAcquire(tt.t(), 1190 * kMs, false).ok);
+}
+
+TEST(LeaseTableTest, TokensStrictlyIncrease) {
+  TestTable tt(3, 10 * kMs, false);
+  uint64_t last = 0;
+  int64_t now = 1000 * kMs;
+  for (int i = 0; i < 100; ++i) {
+    Grant g = TryAcquire(tt.t(), now, false);
+    if (g.ok) {
+      EXPECT_GT(g.lease.token, last);
+      last = g.lease.token;
+      if (i % 3 == 0) Release(tt.t(), g.lease, now);
+    }
+    now += kMs;
+  }
+  EXPECT_GT(last, 30u);
+}
+
+TEST(LeaseTableTest, TryAcquireNIsAllOrNothing) {
+  TestTable tt(3, 100 * kMs, false);
+  bool sealed = false;
+  EXPECT_TRUE(TryAcquireN(tt.t(), 2, 1000 * kMs, &sealed).granted);
+  EXPECT_FALSE(TryAcquireN(tt.t(), 2, 1000 * kMs, &sealed).granted);
+  EXPECT_TRUE(TryAcquireN(tt.t(), 1, 1000 * kMs, &sealed).granted);
+  EXPECT_EQ(TryAcquireN(tt.t(), 4, 1000 * kMs, &sealed).retry_after_ns, -1);
+}
+
+pid_t DeadPid() {
+  pid_t pid = fork();
+  if (pid == 0) _exit(0);
+  waitpid(pid, nullptr, 0);
+  return pid;
+}
+
+TEST(LeaseTableTest, ReclaimTakesBackADeadHoldersLease) {
+  for (bool reclaim : {false, true}) {
+    TestTable tt(1, 1000 * kMs, reclaim);
+    Grant a = TryAcquire(tt.t(), 1000 * kMs, false);
+    ASSERT_TRUE(a.ok);
+    // Pretend the holder was a process that has since died.
+    const pid_t dead = DeadPid();
+    tt.entry(0).owner.store((uint64_t(dead) << 32) |
+                            (uint64_t(a.lease.expires_ns) & 0xffffffffu));
+    EXPECT_EQ(TryAcquire(tt.t(), 1001 * kMs, false).ok, reclaim) << "reclaim=" << reclaim;
+  }
+}
+
+TEST(LeaseTableTest, HalfWrittenOwnerIsNeverReclaimed) {
+  TestTable tt(1, 1000 * kMs, true);
+  Grant a = TryAcquire(tt.t(), 1000 * kMs, false);
+  ASSERT_TRUE(a.ok);
+  // The owner word still names a dead previous holder of another grant.
+  tt.entry(0).owner.store((uint64_t(DeadPid()) << 32) | 12345u);
+  EXPECT_FALSE(TryAcquire(tt.t(), 1001 * kMs, false).ok);
+}
+
+TEST(LeaseTableTest, GateDeniesUntilDroppedLeasesLapse) {
+  TestTable tt(1, 100 * kMs, false);
+  tt.t().gate_until_ns = 2000 * kMs;
+  Grant g = TryAcquire(tt.t(), 1900 * kMs, false);
+  EXPECT_FALSE(g.ok);
+  EXPECT_EQ(g.retry_after_ns, 100 * kMs);
+  EXPECT_TRUE(TryAcquire(tt.t(), 2000 * kMs, false).ok);
+}
+
+}  // namespace
+}  // namespace sluice::lease

@@ -1,0 +1,202 @@
+// The Limiter handle over a real segment: blocking acquire, leases and
+// their wake-ups, live parameter changes, statistics.
+#include "sluice/limiter.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "sluice/duration.h"
+#include "support/test_namespace.h"
+
+namespace sluice {
+namespace {
+
+using testing::ScopedNamespace;
+constexpr int64_t kMs = kNanosPerMilli;
+
+TEST(LimiterTest, GcraAcquireSleepsUntilItsTurn) {
+  ScopedNamespace ns("gacq");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("g", LimiterSpec::Gcra(50, kNanosPerSecond, 1));  // 20 ms apart
+  const int64_t t0 = MonotonicNowNs();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(l.Acquire(1, -1).ok());
+  const int64_t took = MonotonicNowNs() - t0;
+  EXPECT_GE(took, 60 * kMs);  // 3 waits of 20 ms: never early
+  EXPECT_EQ(l.stats().waits, 3u);  // the first was granted at once
+  EXPECT_GE(l.stats().wait_ns, uint64_t(55 * kMs));
+}
+
+TEST(LimiterTest, AcquireTimesOutWithoutTakingATurn) {
+  ScopedNamespace ns("gto");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("g", LimiterSpec::Gcra(1, 10 * kNanosPerSecond, 1));
+  ASSERT_TRUE(l.TryAcquire(1).granted);
+  Status s = l.Acquire(1, 5 * kMs);
+  EXPECT_EQ(s.code(), Code::kTimeout);
+  // The refused turn was not taken: the next one is still ~10 s away, not 20.
+  Decision d = l.TryAcquire(1);
+  EXPECT_LE(d.retry_after_ns, 10 * kNanosPerSecond);
+  EXPECT_EQ(l.Acquire(2, 0).code(), Code::kInvalidArgument);  // above burst
+}
+
+TEST(LimiterTest, CancelledAcquireGivesItsTurnBack) {
+  ScopedNamespace ns("gcancel");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("g", LimiterSpec::Gcra(1, 10 * kNanosPerSecond, 1));
+  ASSERT_TRUE(l.TryAcquire(1).granted);
+  std::atomic<bool> stop{false};
+  std::thread t([&] { EXPECT_TRUE(testing::WaitFor([&] { return l.stats().waiting > 0; }, std::chrono::seconds(5))); stop = true; });
+  CancelCheck c{[](void* a) { return static_cast<std::atomic<bool>*>(a)->load(); }, &stop};
+  EXPECT_EQ(l.Acquire(1, -1, c).code(), Code::kCancelled);
+  t.join();
+  EXPECT_LE(l.TryAcquire(1).retry_after_ns, 10 * kNanosPerSecond);
+}
+
+TEST(LimiterTest, SlidingAcquireWaitsForTheOldestGrant) {
+  ScopedNamespace ns("sacq");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("s", LimiterSpec::Sliding(2, 40 * kMs));
+  ASSERT_TRUE(l.TryAcquire(2).granted);
+  const int64_t t0 = MonotonicNowNs();
+  ASSERT_TRUE(l.Acquire(1, kNanosPerSecond).ok());
+  EXPECT_GE(MonotonicNowNs() - t0, 30 * kMs);
+  EXPECT_EQ(l.Acquire(3, -1).code(), Code::kInvalidArgument);
+}
+
+TEST(LimiterTest, WindowAcquireWaitsForNextWindow) {
+  ScopedNamespace ns("wacq");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("w", LimiterSpec::Window(1, 20 * kMs));
+  l.TryAcquire(1);
+  ASSERT_TRUE(l.Acquire(1, kNanosPerSecond).ok());
+  EXPECT_FALSE(l.TryAcquire(1).granted);
+}
+
+TEST(LimiterTest, LeaseReleaseWakesAWaiter) {
+  ScopedNamespace ns("lwake");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("m", LimiterSpec::Lease(1, 60 * kNanosPerSecond, false));
+  StatusOr<Lease> held = l.AcquireLease(0);
+  ASSERT_TRUE(held.ok());
+  std::atomic<int64_t> got_at{0};
+  std::atomic<uint64_t> token{0};
+  std::thread waiter([&] {
+    StatusOr<Lease> w = l.AcquireLease(10 * kNanosPerSecond);
+    if (w.ok()) {
+      got_at = MonotonicNowNs();
+      token = w->token;
+    }
+  });
+  ASSERT_TRUE(testing::WaitFor([&] { return l.stats().waiting > 0; }, std::chrono::seconds(5)));
+  const int64_t released = MonotonicNowNs();
+  ASSERT_TRUE(l.ReleaseLease(*held).ok());
+  waiter.join();
+  ASSERT_GT(got_at.load(), 0);
+  EXPECT_LT(got_at - released, 5 * kNanosPerSecond);  // woken, not left to its 60 s ttl
+  EXPECT_GT(token.load(), held->token);
+  EXPECT_EQ(l.ReleaseLease(*held).code(), Code::kNotHeld);
+}
+
+TEST(LimiterTest, LeaseLapsesAtTtlWithNobodyReleasing) {
+  ScopedNamespace ns("lttl");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("m", LimiterSpec::Lease(1, 30 * kMs, false));
+  StatusOr<Lease> a = l.AcquireLease(0);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(l.AcquireLease(0).status().code(), Code::kTimeout);
+  StatusOr<Lease> b = l.AcquireLease(kNanosPerSecond);
+  ASSERT_TRUE(b.ok());
+  EXPECT_GE(b->granted_ns, a->expires_ns);
+  EXPECT_EQ(l.RenewLease(&*a).code(), Code::kNotHeld);
+  Lease renewed = *b;
+  ASSERT_TRUE(l.RenewLease(&renewed).ok());
+  EXPECT_GT(renewed.expires_ns, b->expires_ns);
+}
+
+TEST(LimiterTest, LeaseOnOtherAlgorithmIsInvalid) {
+  ScopedNamespace ns("lbad");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("g", LimiterSpec::Gcra(1, kNanosPerSecond, 1));
+  EXPECT_EQ(l.AcquireLease(0).status().code(), Code::kInvalidArgument);
+}
+
+TEST(LimiterTest, LiveRateChangeKeepsState) {
+  ScopedNamespace ns("live");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("g", LimiterSpec::Gcra(1, 100 * kNanosPerSecond, 2));
+  const int64_t t = 1000 * kNanosPerSecond;
+  ASSERT_TRUE(l.TryAcquireAt(2, t).granted);
+  ASSERT_TRUE(seg.Define("g", LimiterSpec::Gcra(1, 100 * kNanosPerSecond, 3)).ok());
+  EXPECT_EQ(l.spec().burst, 3u);  // the existing handle sees the change
+  EXPECT_TRUE(l.TryAcquireAt(1, t).granted);   // one more of the new burst
+  EXPECT_FALSE(l.TryAcquireAt(1, t).granted);  // the two spent before still count
+}
+
+TEST(LimiterTest, SlidingShrinkKeepsNewestGrants) {
+  ScopedNamespace ns("shrink");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("s", LimiterSpec::Sliding(4, 100 * kMs));
+  const int64_t t = 1000 * kNanosPerSecond;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(l.TryAcquireAt(1, t + i * 10 * kMs).granted);
+  ASSERT_TRUE(seg.Define("s", LimiterSpec::Sliding(2, 100 * kMs)).ok());
+  // Kept: the grants at +20 and +30 ms. Nothing frees before +120 ms.
+  EXPECT_FALSE(l.TryAcquireAt(1, t + 110 * kMs).granted);
+  EXPECT_TRUE(l.TryAcquireAt(1, t + 120 * kMs).granted);
+  EXPECT_FALSE(l.TryAcquireAt(1, t + 125 * kMs).granted);
+  // Growing keeps them too and adds free words.
+  ASSERT_TRUE(seg.Define("s", LimiterSpec::Sliding(3, 100 * kMs)).ok());
+  EXPECT_TRUE(l.TryAcquireAt(1, t + 125 * kMs).granted);
+  EXPECT_FALSE(l.TryAcquireAt(1, t + 126 * kMs).granted);
+  EXPECT_EQ(l.spec().limit, 3u);
+}
+
+TEST(LimiterTest, LeaseShrinkGatesUntilDroppedLeasesLapse) {
+  ScopedNamespace ns("lshrink");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("m", LimiterSpec::Lease(2, 60 * kNanosPerSecond, false));
+  StatusOr<Lease> a = l.AcquireLease(0);
+  StatusOr<Lease> b = l.AcquireLease(0);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(seg.Define("m", LimiterSpec::Lease(1, 60 * kNanosPerSecond, false)).ok());
+  // Whichever lease sat in the dropped entry still counts until it lapses.
+  const Lease& kept = a->index == 0 ? *a : *b;
+  ASSERT_TRUE(l.ReleaseLease(kept).ok());
+  EXPECT_FALSE(l.AcquireLease(0).ok());
+}
+
+TEST(LimiterTest, StatsAreFlushedAndReadableElsewhere) {
+  ScopedNamespace ns("stats");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("s", LimiterSpec::Sliding(10, 10 * kNanosPerSecond));
+  for (int i = 0; i < 15; ++i) l.TryAcquire(1);
+  l.FlushStats();
+  Limiter other = *seg.Find("s");
+  EXPECT_EQ(other.stats().granted, 10u);
+  EXPECT_EQ(other.stats().denied, 5u);
+  EXPECT_EQ(other.stats().asked, 15u);
+  LimiterLevel lv = other.level();
+  EXPECT_EQ(lv.used, 10);
+  EXPECT_EQ(lv.capacity, 10);
+  EXPECT_GT(lv.next_free_ns, 0);
+}
+
+TEST(LimiterTest, ThreadsShareOneHandle) {
+  ScopedNamespace ns("threads");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("s", LimiterSpec::Sliding(1000, 3600 * kNanosPerSecond));
+  std::atomic<int> granted{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t) {
+    ts.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) granted += l.TryAcquire(1).granted;
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(granted.load(), 1000);
+}
+
+}  // namespace
+}  // namespace sluice
