@@ -1,0 +1,103 @@
+"""Leases: context manager, fencing tokens, release/renew, auto-release."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import sluice
+
+MS = 1_000_000
+
+
+def test_lease_context_manager_releases(seg):
+    lock = seg.define("lock", algorithm="lease", holders=1, ttl=10.0)
+    with lock.lease(timeout=1.0) as lease:
+        assert lease.token >= 1
+        assert 9.0 < lease.remaining <= 10.0
+        assert lease.expires == lease.expires_ns / 1e9
+        with pytest.raises(sluice.Timeout):
+            lock.lease(timeout=0)
+    second = lock.lease(timeout=0)  # free again at once
+    assert second.token > lease.token
+    second.release()
+
+
+def test_tokens_strictly_increase(seg):
+    lock = seg.define("lock", algorithm="lease", holders=2, ttl=10.0)
+    tokens = []
+    for _ in range(5):
+        with lock.lease(timeout=1.0) as lease:
+            tokens.append(lease.token)
+    assert tokens == sorted(set(tokens))
+
+
+def test_release_twice_is_not_held(seg):
+    lock = seg.define("lock", algorithm="lease", holders=1, ttl=10.0)
+    lease = lock.lease()
+    lease.release()
+    with pytest.raises(sluice.NotHeld) as e:
+        lease.release()
+    assert e.value.code == "NotHeld"
+    with pytest.raises(sluice.NotHeld):
+        lease.renew()
+
+
+def test_renew_extends(seg):
+    lock = seg.define("lock", algorithm="lease", holders=1, ttl=0.5)
+    lease = lock.lease()
+    first = lease.expires_ns
+    time.sleep(0.01)
+    lease.renew()
+    assert lease.expires_ns > first
+    lease.release()
+
+
+def test_lease_on_other_algorithm(seg):
+    lim = seg.define("x", algorithm="gcra", rate=1)
+    with pytest.raises(sluice.InvalidArgument, match="not a lease limiter"):
+        lim.lease()
+
+
+def test_lease_frees_itself_after_ttl(seg):
+    """Nobody releases: the next lease is granted when the first one lapses."""
+    lock = seg.define("lock", algorithm="lease", holders=1, ttl=0.25)
+    first = lock.lease()
+    assert 0.24 < first.remaining <= 0.25
+    with pytest.raises(sluice.Timeout):
+        lock.lease(timeout=0)
+    second = lock.lease(timeout=5.0)  # blocks until first lapses, not 5 s
+    assert second.granted_ns >= first.expires_ns
+    late_ms = (second.granted_ns - first.expires_ns) / MS
+    assert late_ms < 100, f"granted {late_ms:.1f} ms after the first lease lapsed"
+    assert abs(first.expires_ns - first.granted_ns - 250 * MS) < MS
+    # Leaving a with-block of a lapsed lease is not an error.
+    with first:
+        pass
+
+
+def _take_lease_and_die(ns):
+    code = ("import sluice, sys\n"
+            f"l = sluice.open({ns!r}).limiter('lock').lease(timeout=5)\n"
+            "print(l.expires_ns, flush=True)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ), timeout=30)
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout)
+
+
+def test_dead_holder_with_reclaim_frees_early(seg, ns):
+    lock = seg.define("lock", algorithm="lease", holders=1, ttl=60.0, reclaim=True)
+    _take_lease_and_die(ns)
+    lock.lease(timeout=0).release()  # the dead process's lease came back
+
+
+def test_dead_holder_without_reclaim_counts_until_ttl(seg, ns):
+    lock = seg.define("lock", algorithm="lease", holders=1, ttl=0.5, reclaim=False)
+    expires_ns = _take_lease_and_die(ns)
+    if sluice.now_ns() < expires_ns - 50 * MS:
+        with pytest.raises(sluice.Timeout):
+            lock.lease(timeout=0)
+    lease = lock.lease(timeout=5.0)
+    assert lease.granted_ns >= expires_ns
