@@ -1,5 +1,6 @@
 #include "sluice/budget_file.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -9,6 +10,18 @@
 
 namespace sluice {
 namespace {
+
+// A table's entries in file order (toml::table iterates in key order).
+std::vector<std::pair<const toml::key*, const toml::node*>> InFileOrder(const toml::table& t) {
+  std::vector<std::pair<const toml::key*, const toml::node*>> v;
+  for (const auto& [key, node] : t) v.emplace_back(&key, &node);
+  auto pos = [](const toml::key* k) {
+    const toml::source_position& p = k->source().begin;
+    return std::pair(p.line, p.column);
+  };
+  std::stable_sort(v.begin(), v.end(), [&](const auto& a, const auto& b) { return pos(a.first) < pos(b.first); });
+  return v;
+}
 
 SourcePos PosOf(const toml::source_region& r) {
   return SourcePos{r.begin.line ? r.begin.line : 1u, r.begin.column ? r.begin.column : 1u};
@@ -68,7 +81,9 @@ Status ParseAllotter(const toml::node& n, std::string_view source, AllotterConfi
   const toml::table* t = n.as_table();
   if (!t) return Invalid(source, n.source(), "allotter must be a table ([allotter])");
   const toml::node* addr = t->get("address");
-  for (const auto& [key, value] : *t) {
+  for (const auto& [k, v] : InFileOrder(*t)) {
+    const toml::key& key = *k;
+    const toml::node& value = *v;
     if (key.str() == "address") {
       if (!value.is_string() || !ValidAddress(value.value_or<std::string_view>(""))) {
         return Invalid(source, value.source(), "address must be a string \"host:port\" (port 1..65535)");
@@ -92,7 +107,9 @@ Status ParseLimiters(const toml::node& n, std::string_view source, Budget* b) {
   const toml::table* t = n.as_table();
   if (!t) return Invalid(source, n.source(), "limiters must be a table of [limiters.NAME] tables");
   b->limiters_pos = PosOf(t->source());
-  for (const auto& [key, value] : *t) {
+  for (const auto& [k, v] : InFileOrder(*t)) {
+    const toml::key& key = *k;
+    const toml::node& value = *v;
     const std::string name(key.str());
     if (Status s = ValidateName(name, "limiter"); !s.ok()) {
       return Invalid(source, key.source(), s.message());
@@ -125,7 +142,9 @@ StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source) {
   if (!root.ok()) return root.status();
   Budget b;
   b.source = std::string(source);
-  for (const auto& [key, value] : *root) {
+  for (const auto& [kp, v] : InFileOrder(*root)) {
+    const toml::key& key = *kp;
+    const toml::node& value = *v;
     const std::string_view k = key.str();
     if (k == "namespace") {
       if (!value.is_string()) return Invalid(source, value.source(), "namespace must be a string");
