@@ -1,0 +1,189 @@
+// acquire and lease: budgets for shell scripts and cron jobs.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <vector>
+
+#include "commands.h"
+#include "sluice/duration.h"
+#include "sluice/limiter.h"
+#include "sluice/segment.h"
+
+namespace sluicectl {
+namespace {
+
+// Opens `ns` read-write and finds `name`; on failure prints and returns nullopt.
+std::optional<sluice::Limiter> FindLimiter(const std::string& ns, const std::string& name) {
+  sluice::StatusOr<sluice::Segment> seg = sluice::Segment::Open(ns);
+  if (!seg.ok()) {
+    Fail(seg.status());
+    return std::nullopt;
+  }
+  sluice::StatusOr<sluice::Limiter> l = seg->Find(name);
+  if (!l.ok()) {
+    Fail(l.status());
+    return std::nullopt;
+  }
+  return *l;
+}
+
+// Runs argv as a child holding `lease`, renewing it every ttl/3 unless
+// no_renew. Returns the child's exit status (128+N if killed by signal N,
+// 127 if it could not be started).
+int RunHolding(sluice::Limiter& lim, sluice::Lease lease, const std::vector<std::string>& cmd,
+               bool no_renew) {
+  sigset_t set, old;
+  sigemptyset(&set);
+  for (int s : {SIGCHLD, SIGTERM, SIGHUP, SIGINT, SIGQUIT}) sigaddset(&set, s);
+  sigprocmask(SIG_BLOCK, &set, &old);
+  const std::string token = std::to_string(lease.token);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    Fail(std::string("fork: ") + std::strerror(errno));
+    return 127;
+  }
+  if (pid == 0) {
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    setenv("SLUICE_LEASE_TOKEN", token.c_str(), 1);
+    std::vector<char*> argv;
+    for (const std::string& a : cmd) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    std::fprintf(stderr, "sluicectl: cannot run '%s': %s\n", argv[0], std::strerror(errno));
+    _exit(127);
+  }
+  const int64_t ttl = lim.spec().ttl_ns;
+  const int64_t every = std::max<int64_t>(ttl / 3, sluice::kNanosPerMilli);
+  int64_t next_renew = sluice::MonotonicNowNs() + every;
+  bool warned = false;
+  int status = 0;
+  for (;;) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) break;
+    int64_t wait_ns = no_renew ? sluice::kNanosPerSecond : next_renew - sluice::MonotonicNowNs();
+    if (wait_ns < 0) wait_ns = 0;
+    timespec ts{static_cast<time_t>(wait_ns / sluice::kNanosPerSecond),
+                static_cast<long>(wait_ns % sluice::kNanosPerSecond)};
+    const int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGTERM || sig == SIGHUP) kill(pid, sig);  // SIGINT/QUIT: the tty sent it to the child too
+    if (!no_renew && sluice::MonotonicNowNs() >= next_renew) {
+      sluice::Status s = lim.RenewLease(&lease);
+      if (!s.ok() && !warned) {
+        std::fprintf(stderr, "sluicectl: warning: lease %s on '%s' was lost: %s\n", token.c_str(),
+                     lim.name().c_str(), s.message().c_str());
+        warned = true;
+      }
+      next_renew = sluice::MonotonicNowNs() + every;
+    }
+  }
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  lim.ReleaseLease(lease);  // kNotHeld if it lapsed: nothing to give back
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 127;
+}
+
+}  // namespace
+
+void AddAcquire(CLI::App& app, int* exit_code) {
+  struct Opts {
+    std::string ns, name, timeout = "0";
+    uint32_t permits = 1;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* verb = app.add_subcommand("acquire", "take permits from a limiter (exit 0 granted, 1 not)");
+  verb->add_option("NAME", o->name, "limiter name")->required();
+  AddNamespaceOption(verb, &o->ns);
+  verb->add_option("-k,--permits", o->permits, "permits to take")->capture_default_str()->check(CLI::Range(1u, 1u << 30));
+  verb->add_option("-t,--timeout", o->timeout, "how long to wait: 0 (try once), a duration like 2s, or forever")
+      ->capture_default_str();
+  verb->footer(
+      "Permits are not given back (a lease limiter's anonymous grant lapses after ttl).\n"
+      "Examples:\n"
+      "  sluicectl acquire partner-api && curl https://partner/...\n"
+      "  sluicectl acquire -n web search --permits 5 --timeout 2s || echo busy");
+  verb->callback([o, exit_code] {
+    int64_t timeout = 0;
+    std::string err;
+    if (!ParseDurationArg(o->timeout, true, &timeout, &err)) {
+      *exit_code = Fail("--timeout: " + err);
+      return;
+    }
+    std::optional<sluice::Limiter> lim = FindLimiter(o->ns, o->name);
+    if (!lim) {
+      *exit_code = kUsage;
+      return;
+    }
+    if (timeout == 0) {
+      const sluice::Decision d = lim->TryAcquire(o->permits);
+      if (!d.granted && d.retry_after_ns < 0) {
+        *exit_code = Fail(std::to_string(o->permits) + " permits can never be granted by " +
+                          lim->spec().Describe());
+        return;
+      }
+      *exit_code = d.granted ? kOk : kNotGranted;
+      return;
+    }
+    const sluice::Status s = lim->Acquire(o->permits, timeout);
+    if (s.ok()) *exit_code = kOk;
+    else if (s.code() == sluice::Code::kTimeout) *exit_code = kNotGranted;
+    else *exit_code = Fail(s);
+  });
+}
+
+void AddLease(CLI::App& app, int* exit_code) {
+  struct Opts {
+    std::string ns, name, timeout = "forever";
+    bool no_renew = false;
+    std::vector<std::string> cmd;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* verb = app.add_subcommand("lease", "run a command holding a lease; pass its exit status through");
+  verb->add_option("NAME", o->name, "lease limiter name")->required();
+  verb->add_option("CMD", o->cmd, "command and arguments, after --")->required();
+  AddNamespaceOption(verb, &o->ns);
+  verb->add_option("-t,--timeout", o->timeout, "how long to wait for the lease: 0, a duration, or forever")
+      ->capture_default_str();
+  verb->add_flag("--no-renew", o->no_renew, "let the lease lapse after ttl even if CMD still runs");
+  verb->footer(
+      "The lease is renewed every ttl/3 while CMD runs and released when it exits.\n"
+      "CMD sees the fencing token in $SLUICE_LEASE_TOKEN. Exit status: CMD's own\n"
+      "(128+N if killed by signal N), 1 if the lease was not granted in time, 2 on usage\n"
+      "errors, 127 if CMD could not be started.\n"
+      "Examples:\n"
+      "  sluicectl lease db-migration -- ./migrate.sh --all\n"
+      "  sluicectl lease -n web nightly --timeout 0 -- rsync -a src/ dst/");
+  verb->callback([o, exit_code] {
+    int64_t timeout = 0;
+    std::string err;
+    if (!ParseDurationArg(o->timeout, true, &timeout, &err)) {
+      *exit_code = Fail("--timeout: " + err);
+      return;
+    }
+    std::optional<sluice::Limiter> lim = FindLimiter(o->ns, o->name);
+    if (!lim) {
+      *exit_code = kUsage;
+      return;
+    }
+    if (lim->spec().algorithm != sluice::Algorithm::kLease) {
+      *exit_code = Fail("limiter '" + o->name + "' is " + lim->spec().Describe() +
+                        ", not a lease limiter (use acquire)");
+      return;
+    }
+    sluice::StatusOr<sluice::Lease> lease = lim->AcquireLease(timeout);
+    if (!lease.ok()) {
+      *exit_code = lease.status().code() == sluice::Code::kTimeout ? kNotGranted : Fail(lease.status());
+      return;
+    }
+    *exit_code = RunHolding(*lim, *lease, o->cmd, o->no_renew);
+  });
+}
+
+}  // namespace sluicectl
