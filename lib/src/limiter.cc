@@ -213,7 +213,10 @@ Status WaitForLease(SlotLayout* slot, TryFn try_once, int64_t deadline,
 
 }  // namespace
 
-Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel) {
+Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel,
+                        int64_t* granted_ns) {
+  int64_t unused_grant = 0;
+  if (granted_ns == nullptr) granted_ns = &unused_grant;
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
   if (permits == 0) return Status(Code::kInvalidArgument, "permits must be >= 1");
@@ -231,6 +234,7 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
           return r.retry_after_ns < 0 ? TooManyPermits(permits, p->spec) : TimeoutStatus();
         }
         Count(true, permits, now);
+        *granted_ns = r.grant_ns;
         if (r.grant_ns <= now) return Status::OK();
         scope.Slept();
         if (!platform::SleepUntil(r.grant_ns, cancel)) {
@@ -251,6 +255,7 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
           return r.retry_after_ns < 0 ? TooManyPermits(permits, p->spec) : TimeoutStatus();
         }
         Count(true, permits, now);
+        *granted_ns = r.grant_ns;
         if (r.grant_ns <= now) return Status::OK();
         scope.Slept();
         if (!platform::SleepUntil(r.grant_ns, cancel)) {
@@ -261,7 +266,10 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
       }
       case Algorithm::kWindow: {
         Decision d = TryAcquireAt(permits, now);
-        if (d.granted) return Status::OK();
+        if (d.granted) {
+          *granted_ns = d.now_ns;
+          return Status::OK();
+        }
         if (d.retry_after_ns < 0) return TooManyPermits(permits, p->spec);
         const int64_t wake = now + d.retry_after_ns;
         if (deadline >= 0 && wake > deadline) return TimeoutStatus();
@@ -277,6 +285,7 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
             [&](int64_t t, int64_t* retry) {
               Decision d = TryAcquireAt(permits, t);
               *retry = d.retry_after_ns;
+              if (d.granted) *granted_ns = t;
               return d.granted;
             },
             deadline, cancel, &scope);

@@ -78,8 +78,11 @@ class SLUICE_EXPORT Limiter {
   // Blocks until granted, sleeping (never spinning). gcra and sliding reserve
   // a turn and sleep until it; a turn later than the timeout is not taken.
   // timeout_ns < 0 waits forever. Returns OK, kTimeout, kCancelled or
-  // kInvalidArgument (permits above capacity).
-  Status Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel = {});
+  // kInvalidArgument (permits above capacity). *granted_ns (if given) gets
+  // the grant's time: the time the guarantee counts it at. The call returns
+  // a little after it (wake-up latency): see docs/design.md, "Grant time".
+  Status Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel = {},
+                 int64_t* granted_ns = nullptr);
 
   // Lease limiters only.
   StatusOr<Lease> AcquireLease(int64_t timeout_ns, CancelCheck cancel = {});
