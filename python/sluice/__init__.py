@@ -30,9 +30,11 @@ about 50 ms.
 """
 
 import asyncio
+import atexit
 import functools
 import inspect
 import os
+import sys
 import weakref
 from typing import NamedTuple, Optional
 
@@ -144,8 +146,10 @@ def _make_spec(t) -> Spec:
                 description=desc, toml=toml)
 
 
-# Live handles, flushed before fork() so a child does not inherit (and count
-# again) its parent's batched counters.
+# Live handles. Each process batches its counters (see Stats); the batches
+# are flushed before fork() (so a child does not count its parent's again)
+# and when the process ends: at interpreter exit, and at the end of a
+# multiprocessing worker, which leaves through os._exit() without atexit.
 _live = weakref.WeakSet()
 
 
@@ -154,8 +158,35 @@ def _flush_all() -> None:
         lim._flush_stats()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_flush_all)
+class _MpHook:
+    hooked = False
+
+
+_mp_hook = _MpHook()
+
+
+def _on_mp_child(_hook) -> None:
+    from multiprocessing import util
+    util.Finalize(None, _flush_all, exitpriority=0)
+
+
+def _hook_multiprocessing() -> None:
+    # Only where multiprocessing is in use: it is imported by then (in the
+    # parent before it starts workers, in spawn children before unpickling).
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None and not _MpHook.hooked:
+        _MpHook.hooked = True
+        util.register_after_fork(_mp_hook, _on_mp_child)
+
+
+def _before_fork() -> None:
+    _flush_all()
+    _hook_multiprocessing()
+
+
+atexit.register(_flush_all)
+os.register_at_fork(before=_before_fork)
+_hook_multiprocessing()
 
 
 def _attach(namespace: str, name: str) -> "Limiter":

@@ -43,3 +43,8 @@ class InvalidArgument(Error, ValueError):
 
 class NotHeld(Error):
     """The lease was already released, expired or reclaimed."""
+
+
+for _cls in (Error, Timeout, NotFound, InvalidArgument, NotHeld):
+    _cls.__module__ = "sluice"  # shown as sluice.Timeout in tracebacks and help()
+del _cls

@@ -36,3 +36,8 @@ def reopen_and_take(namespace, name, queue):
     """Opens the namespace anew (as an unrelated process would) and takes one permit."""
     lim = sluice.open(namespace).limiter(name)
     queue.put(lim.try_acquire())
+
+
+def take_n(lim, n, queue):
+    """Takes n permits with try_acquire (fewer than a stats batch) and exits."""
+    queue.put(sum(1 for _ in range(n) if lim.try_acquire()))

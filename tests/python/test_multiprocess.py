@@ -92,3 +92,13 @@ def test_workers_reopen_by_name(seg, ns, start_method):
     seg.define("x", algorithm="sliding", limit=2, window=60.0)
     got = run_workers(start_method, mp_workers.reopen_and_take, [(ns, "x")] * 3)
     assert sorted(got) == [False, True, True]
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn", "forkserver"])
+def test_worker_counters_reach_shared_stats(seg, start_method):
+    """A worker's last batch of counters is flushed when it exits (through
+    os._exit, which skips atexit)."""
+    lim = seg.define("x", algorithm="gcra", rate=1000, period=1.0, burst=100)
+    got = run_workers(start_method, mp_workers.take_n, [(lim, 3)] * 3)
+    assert got == [3, 3, 3]
+    assert lim.stats.granted == 9
