@@ -1,0 +1,150 @@
+#include "sluice/inspect.h"
+
+#include <gtest/gtest.h>
+
+#include "layout.h"
+#include "mapping.h"
+#include "slot_table.h"
+#include "sluice/duration.h"
+#include "support/test_namespace.h"
+
+namespace sluice {
+namespace {
+
+constexpr int64_t kMs = kNanosPerMilli;
+
+LimiterRow SlidingRow() {
+  LimiterRow r;
+  r.name = "search";
+  r.spec = LimiterSpec::Sliding(5, 800 * kMs);
+  r.stats.granted = 12;
+  r.stats.denied = 3;
+  r.stats.asked = 15;
+  r.stats.waiting = 2;
+  r.stats.waits = 4;
+  r.stats.wait_ns = 1500;
+  r.stats.demand = 2.5;
+  r.level.used = 5;
+  r.level.capacity = 5;
+  r.level.next_free_ns = 100 * kMs;
+  return r;
+}
+
+TEST(Inspect, RowJsonHasTheDocumentedFields) {
+  const std::string j = RowToJson(SlidingRow(), 0);
+  EXPECT_EQ(j,
+            "{\"name\":\"search\",\"algorithm\":\"sliding\",\"global\":false,"
+            "\"spec\":\"sliding limit=5 window=800ms\",\"params\":{\"limit\":5,\"window_ns\":800000000},"
+            "\"steady_rate_per_s\":6.25,\"level\":{\"used\":5,\"capacity\":5,\"next_free_ns\":100000000},"
+            "\"granted\":12,\"denied\":3,\"asked\":15,\"waiting\":2,\"waits\":4,\"wait_ns\":1500,"
+            "\"demand_per_s\":2.5,\"allocation\":null}");
+}
+
+TEST(Inspect, FleetRowJsonAndShow) {
+  LimiterRow r = SlidingRow();
+  r.spec.global = true;
+  r.allocation = 40;
+  r.allocation_expires_ns = 3 * kNanosPerSecond;
+  r.allocation_state = AllocationState::kValid;
+  const std::string j = RowToJson(r, kNanosPerSecond);
+  EXPECT_NE(j.find("\"global\":true"), std::string::npos);
+  EXPECT_NE(j.find("\"allocation\":{\"permits\":40,\"state\":\"valid\",\"expires_in_ns\":2000000000}"),
+            std::string::npos)
+      << j;
+  const std::string s = FormatShow(r, kNanosPerSecond);
+  EXPECT_NE(s.find("allocation:   40 (valid, lease ends in 2s)"), std::string::npos) << s;
+}
+
+TEST(Inspect, ShowText) {
+  const std::string s = FormatShow(SlidingRow(), 0);
+  EXPECT_NE(s.find("name:         search\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("params:       sliding limit=5 window=800ms\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("level:        5/5 grants in the last window (next free in 100ms)\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("waiting:      2\n"), std::string::npos) << s;
+  EXPECT_EQ(s.find("allocation"), std::string::npos) << "only for fleet limiters";
+}
+
+TEST(Inspect, JsonQuoteEscapes) {
+  EXPECT_EQ(JsonQuote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
+TEST(Inspect, TableAlignsColumns) {
+  Snapshot snap;
+  snap.info.ns = "web";
+  snap.rows.push_back(SlidingRow());
+  LimiterRow g;
+  g.name = "partner-api";
+  g.spec = LimiterSpec::Gcra(100, kNanosPerSecond, 10);
+  g.stats.granted = 123456;
+  g.level.capacity = 10;
+  snap.rows.push_back(g);
+  const std::string t = FormatTable(snap);
+  EXPECT_EQ(t.substr(0, t.find('\n')),
+            "NAME         ALGO    PARAMS                       LEVEL       GRANTED  DENIED   WAIT DEMAND/s");
+  EXPECT_NE(t.find("\nsearch       sliding limit=5 window=800ms         5/5         12       3        2    2.5\n"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("\npartner-api  gcra    rate=100 period=1s burst=10  0/10        123.5k"), std::string::npos) << t;
+  snap.rows.clear();
+  EXPECT_NE(FormatTable(snap).find("(no limiters in namespace 'web')"), std::string::npos);
+}
+
+TEST(Inspect, SnapshotOfALiveSegmentIsReadOnly) {
+  testing::ScopedNamespace ns("insp");
+  Segment seg = ns.Open();
+  Limiter s = *seg.Define("search", LimiterSpec::Sliding(5, 10000 * kMs));
+  Limiter f = *seg.Define("fleet", [] {
+    LimiterSpec x = LimiterSpec::Sliding(0, kNanosPerSecond);
+    x.global = true;
+    return x;
+  }());
+  for (int i = 0; i < 7; ++i) s.TryAcquire(1);
+  s.FlushStats();
+  StatusOr<Inspector> in = Inspector::Open(ns.ns());
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_TRUE(in->segment().read_only());
+  // The forwarder's words, written the way it would.
+  {
+    StatusOr<std::shared_ptr<Mapping>> m = Mapping::Open(ns.ns(), {});
+    ASSERT_TRUE(m.ok());
+    SlotLayout* slot = (*m)->slot(*slots::Find(**m, "fleet"));
+    slot->allocation.store(40);
+    slot->allocation_expires_ns.store(MonotonicNowNs() + 60 * kNanosPerSecond);
+  }
+  const Snapshot snap = in->Take();
+  ASSERT_EQ(snap.rows.size(), 2u);
+  const LimiterRow* row = snap.Find("search");
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(row->stats.granted, 5u);
+  EXPECT_EQ(row->stats.denied, 2u);
+  EXPECT_EQ(row->level.used, 5.0);
+  const LimiterRow* fleet = snap.Find("fleet");
+  ASSERT_NE(fleet, nullptr);
+  EXPECT_EQ(fleet->allocation, 40u);
+  EXPECT_EQ(fleet->allocation_state, AllocationState::kValid);
+  EXPECT_EQ(snap.info.ns, ns.ns());
+  const std::string j = SnapshotToJson(snap);
+  EXPECT_EQ(j.rfind("{\"namespace\":\"" + ns.ns() + "\",\"path\":\"/dev/shm/sluice." + ns.ns() +
+                        "\",\"layout_version\":1,\"mode\":\"0600\",\"capacity\":256,\"used_slots\":2,",
+                    0),
+            0u)
+      << j;
+  // Read-only: the inspector's handles cannot take permits.
+  Limiter ro = *in->segment().Find("search");
+  EXPECT_FALSE(ro.TryAcquire(1).granted);
+  EXPECT_EQ(in->Take().Find("search")->stats.asked, 7u);
+}
+
+TEST(Inspect, MissingNamespace) {
+  testing::ScopedNamespace ns("none");
+  EXPECT_EQ(Inspector::Open(ns.ns()).status().code(), Code::kNotFound);
+}
+
+TEST(Inspect, SteadyRate) {
+  EXPECT_DOUBLE_EQ(SteadyRatePerSecond(LimiterSpec::Gcra(100, kNanosPerSecond, 10)), 100.0);
+  EXPECT_DOUBLE_EQ(SteadyRatePerSecond(LimiterSpec::Sliding(5, 800 * kMs)), 6.25);
+  EXPECT_DOUBLE_EQ(SteadyRatePerSecond(LimiterSpec::Lease(1, 250 * kMs, false)), 4.0);
+}
+
+}  // namespace
+}  // namespace sluice
