@@ -286,6 +286,13 @@ void BindLimiter(py::module_& m) {
             return LeaseTuple(Value(std::move(r)));
           },
           py::arg("timeout_ns"))
+      .def("_try_lease",
+           [](Limiter& l) -> py::object {
+             // Timeout 0: one try, no sleep, so the GIL stays held.
+             StatusOr<Lease> r = l.AcquireLease(0);
+             if (!r.ok() && r.status().code() == Code::kTimeout) return py::none();
+             return LeaseTuple(Value(std::move(r)));
+           })
       .def("_release_lease",
            [](Limiter& l, uint64_t token, int64_t granted_ns, int64_t expires_ns, uint32_t index) {
              Check(l.ReleaseLease(Lease{token, granted_ns, expires_ns, index}));

@@ -267,6 +267,24 @@ class Limiter(_sluice.Limiter):
         seconds (None: no limit; GIL released). Raises Timeout."""
         return Lease(self, self._acquire_lease(_timeout_ns(timeout)))
 
+    async def lease_async(self, timeout: Optional[float] = None) -> "Lease":
+        """Takes a lease (lease limiters only) without blocking the event loop:
+        tries, then sleeps with asyncio.sleep until the soonest holder lapses,
+        re-checking at least every 50 ms for early releases. Raises Timeout."""
+        deadline = None if timeout is None else now_ns() + _timeout_ns(timeout)
+        while True:
+            t = self._try_lease()
+            if t is not None:
+                return Lease(self, t)
+            now = now_ns()
+            if deadline is not None and now >= deadline:
+                raise Timeout("timed out waiting for a lease", "Timeout")
+            wait = self._level()[2] or _LEASE_POLL_NS
+            wait = min(wait, _LEASE_POLL_NS)
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            await asyncio.sleep(max(wait, _MIN_SLEEP_NS) / _NS)
+
     def __enter__(self) -> "Limiter":
         self.acquire(1)
         return self

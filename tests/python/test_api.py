@@ -304,3 +304,10 @@ def test_help_reads_well():
         assert word in text
     assert "_try_acquire_ex" not in text
     assert sluice.Limiter.try_acquire.__doc__.startswith("Takes `permits` now")
+
+
+def test_create_mode(ns):
+    import os
+    import stat
+    seg = sluice.open(ns, create=True, mode="0640")
+    assert stat.S_IMODE(os.stat(seg.path).st_mode) == 0o640

@@ -103,3 +103,23 @@ def test_async_decorator_and_async_with(seg):
     assert run(main()) == (2, 3)
     assert asyncio.iscoroutinefunction(fetch)
     assert not lim.try_acquire()
+
+
+def test_lease_async(seg):
+    lock = seg.define("lock", algorithm="lease", holders=1, ttl=0.2)
+    first = lock.lease()
+
+    async def main():
+        t0 = time.monotonic()
+        with pytest.raises(sluice.Timeout):
+            await lock.lease_async(timeout=0.05)
+        second = await lock.lease_async(timeout=5.0)  # when `first` lapses
+        with second:
+            assert second.token > first.token
+        return second, time.monotonic() - t0
+
+    second, elapsed = run(main())
+    assert second.granted_ns >= first.expires_ns
+    assert elapsed < 1.0
+    with pytest.raises(sluice.InvalidArgument, match="not a lease limiter"):
+        run(seg.define("g", algorithm="gcra", rate=1).lease_async())
