@@ -141,6 +141,12 @@ Decision Limiter::TryAcquire(uint32_t permits) {
 Decision Limiter::TryAcquireAt(uint32_t permits, int64_t now) {
   assert(valid() && permits >= 1);
   if (cache_->read_only || permits == 0) return {false, now, -1};
+  const Decision d = Decide(permits, now);
+  Count(d.granted, permits, now);
+  return d;
+}
+
+Decision Limiter::Decide(uint32_t permits, int64_t now) const {
   Decision d;
   for (int attempt = 0; attempt < kSealedRetries; ++attempt) {
     const ActiveParams* p = Params();
@@ -154,7 +160,6 @@ Decision Limiter::TryAcquireAt(uint32_t permits, int64_t now) {
     if (!sealed) break;
     Reload();  // the ring was retired by a resize: use the new one
   }
-  Count(d.granted, permits, now);
   return d;
 }
 
@@ -265,14 +270,18 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
         return Status::OK();
       }
       case Algorithm::kWindow: {
-        Decision d = TryAcquireAt(permits, now);
+        Decision d = Decide(permits, now);
         if (d.granted) {
+          Count(true, permits, now);
           *granted_ns = d.now_ns;
           return Status::OK();
         }
         if (d.retry_after_ns < 0) return TooManyPermits(permits, p->spec);
         const int64_t wake = now + d.retry_after_ns;
-        if (deadline >= 0 && wake > deadline) return TimeoutStatus();
+        if (deadline >= 0 && wake > deadline) {
+          Count(false, permits, now);
+          return TimeoutStatus();
+        }
         scope.Slept();
         if (!platform::SleepUntil(wake, cancel)) return CancelledStatus();
         now = platform::NowNs();
@@ -280,15 +289,17 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
       }
       case Algorithm::kLease: {
         if (permits > p->spec.holders) return TooManyPermits(permits, p->spec);
-        return WaitForLease(
+        Status s = WaitForLease(
             slot_,
             [&](int64_t t, int64_t* retry) {
-              Decision d = TryAcquireAt(permits, t);
+              Decision d = Decide(permits, t);
               *retry = d.retry_after_ns;
               if (d.granted) *granted_ns = t;
               return d.granted;
             },
             deadline, cancel, &scope);
+        Count(s.ok(), permits, platform::NowNs());
+        return s;
       }
     }
   }
@@ -315,7 +326,6 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
             Reload();
             continue;
           }
-          Count(g.ok, 1, now);
           *retry = g.retry_after_ns;
           if (g.ok) out = g.lease;
           return g.ok;
@@ -324,6 +334,7 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
         return false;
       },
       deadline, cancel, &scope);
+  Count(s.ok(), 1, platform::NowNs());
   if (!s.ok()) return s;
   return out;
 }

@@ -109,9 +109,11 @@ class SLUICE_EXPORT Limiter {
   friend class Segment;
   // Validates slot `index` and its parameters; caches them in the handle.
   static StatusOr<Limiter> Attach(std::shared_ptr<Mapping> m, uint32_t index);
+  // REQUIRES: valid().
   const ActiveParams* Params() const;  // current params (reloads on change)
   const ActiveParams* Reload() const;
   void Count(bool granted, uint32_t permits, int64_t now) const;
+  Decision Decide(uint32_t permits, int64_t now) const;  // uncounted
 
   std::shared_ptr<Mapping> m_;
   SlotLayout* slot_ = nullptr;
