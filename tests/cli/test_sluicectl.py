@@ -1,0 +1,311 @@
+"""End-to-end tests of the sluicectl binary: exit codes, apply, acquire,
+lease, ls/show --json, rm, bench, and `top` in a real terminal (tmux).
+
+Run by ctest (SLUICECTL is set to the built binary) or by hand:
+  SLUICECTL=build/bin/sluicectl /usr/bin/python3 -m pytest tests/cli
+Every test uses its own namespace "cli<pid>-<name>" and removes it after.
+"""
+import json
+import os
+import re
+import subprocess
+import textwrap
+import time
+import uuid
+
+import pytest
+
+SLUICECTL = os.environ.get("SLUICECTL") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "bin", "sluicectl")
+
+
+def run(*args, timeout=30, env=None):
+    return subprocess.run([SLUICECTL, *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def wait_for(cond, timeout=10.0, interval=0.02):
+    """Polls cond() until it is truthy or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+@pytest.fixture
+def ns(request):
+    name = f"cli{os.getpid()}-{request.node.name[:30]}".replace("[", "-").replace("]", "")
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", name)
+    run("rm", "-f", "-n", name)
+    yield name
+    run("rm", "-f", "-n", name)
+
+
+@pytest.fixture
+def budget(tmp_path):
+    def write(text, name="budget.toml"):
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return str(path)
+    return write
+
+
+BASIC = """
+[limiters.api]
+algorithm = "gcra"
+rate = 100
+period = "1s"
+burst = 10
+
+[limiters.search]
+algorithm = "sliding"
+limit = 2
+window = "1h"
+
+[limiters.mutex]
+algorithm = "lease"
+holders = 1
+ttl = "1s"
+"""
+
+
+def apply_ok(ns, path, *extra):
+    r = run("apply", "-n", ns, path, *extra)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_help_on_every_verb():
+    for verb in ["apply", "ls", "show", "top", "acquire", "lease", "bench", "rm"]:
+        r = run(verb, "--help")
+        assert r.returncode == 0, verb
+        assert "Examples:" in r.stdout, verb
+        assert "--namespace" in r.stdout, verb
+    r = run("--help")
+    assert r.returncode == 0 and "Exit status" in r.stdout
+
+
+def test_usage_errors_exit_2_with_one_line():
+    for args in [[], ["frobnicate"], ["acquire"], ["acquire", "x", "--permits", "0"],
+                 ["acquire", "x", "--timeout", "5"], ["show"], ["bench", "x", "--procs", "0"]]:
+        r = run(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith("sluicectl: "), (args, r.stderr)
+
+
+def test_apply_reports_file_line_col_and_changes_nothing(ns, budget):
+    path = budget(BASIC + """
+[limiters.bad]
+algorithm = "sliding"
+limit = 5
+window = "800"
+""")
+    r = run("apply", "-n", ns, path)
+    assert r.returncode == 2
+    assert r.stderr == f"sluicectl: {path}:21:10: window: duration '800' has no unit: " \
+                       "write e.g. \"800ms\" (units: ns, us, ms, s, m, h)\n"
+    assert not os.path.exists(f"/dev/shm/sluice.{ns}"), "nothing at all was created"
+    assert run("ls", "-n", ns).returncode == 2
+
+
+def test_apply_twice_and_all_or_nothing(ns, budget):
+    path = budget(BASIC)
+    first = apply_ok(ns, path)
+    assert "+ api  gcra rate=100 period=1s burst=10" in first.stdout
+    second = apply_ok(ns, path)
+    assert "0 changes" in second.stdout
+    # New limiter first, a live change second, an algorithm change third.
+    bad = budget("""
+[limiters.new-one]
+algorithm = "gcra"
+rate = 1
+
+[limiters.search]
+algorithm = "sliding"
+limit = 9
+window = "1h"
+
+[limiters.mutex]
+algorithm = "window"
+limit = 3
+window = "1s"
+""", "bad.toml")
+    r = run("apply", "-n", ns, bad)
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"sluicectl: {bad}:12:13: limiter 'mutex' already exists")
+    snap = json.loads(run("ls", "-n", ns, "--json").stdout)
+    names = {l["name"]: l for l in snap["limiters"]}
+    assert "new-one" not in names
+    assert names["search"]["params"]["limit"] == 2
+
+
+def test_apply_dry_run_and_prune(ns, budget):
+    apply_ok(ns, budget(BASIC))
+    only_api = budget("""
+[limiters.api]
+algorithm = "gcra"
+rate = 200
+period = "1s"
+burst = 10
+""", "one.toml")
+    dry = apply_ok(ns, only_api, "--dry-run", "--prune")
+    assert "would apply" in dry.stdout and "- search" in dry.stdout
+    assert json.loads(run("show", "-n", ns, "api", "--json").stdout)["params"]["rate"] == 100
+    kept = apply_ok(ns, only_api)
+    assert "! search" in kept.stdout and "kept" in kept.stdout
+    assert run("show", "-n", ns, "search").returncode == 0
+    pruned = apply_ok(ns, only_api, "--prune")
+    assert "- search" in pruned.stdout
+    assert run("show", "-n", ns, "search").returncode == 2
+    assert json.loads(run("show", "-n", ns, "api", "--json").stdout)["params"]["rate"] == 200
+
+
+def test_apply_namespace_from_file(ns, budget):
+    path = budget(f'namespace = "{ns}"\nmode = "0640"\n' + BASIC)
+    r = run("apply", path)
+    assert r.returncode == 0, r.stderr
+    assert oct(os.stat(f"/dev/shm/sluice.{ns}").st_mode & 0o777) == "0o640"
+    assert json.loads(run("ls", "-n", ns, "--json").stdout)["mode"] == "0640"
+
+
+def test_apply_unreadable_file():
+    r = run("apply", "/nonexistent/budget.toml")
+    assert r.returncode == 2
+    assert r.stderr == "sluicectl: /nonexistent/budget.toml: cannot read: No such file or directory\n"
+
+
+def test_acquire_exit_codes(ns, budget):
+    apply_ok(ns, budget(BASIC))
+    assert run("acquire", "-n", ns, "search").returncode == 0
+    assert run("acquire", "-n", ns, "search").returncode == 0
+    assert run("acquire", "-n", ns, "search").returncode == 1
+    assert run("acquire", "-n", ns, "search", "--timeout", "20ms").returncode == 1
+    r = run("acquire", "-n", ns, "api", "--permits", "11")
+    assert r.returncode == 2 and "can never be granted" in r.stderr
+    assert run("acquire", "-n", ns, "api", "--permits", "10").returncode == 0
+    r = run("acquire", "-n", ns, "nope")
+    assert r.returncode == 2 and "no limiter 'nope'" in r.stderr
+    env = dict(os.environ, SLUICE_NAMESPACE=ns)
+    assert run("acquire", "api", "--timeout", "5s", env=env).returncode == 0
+    show = json.loads(run("show", "api", "--json", env=env).stdout)
+    assert show["granted"] == 11 and show["denied"] == 11  # the 11-permit ask was denied
+
+
+def test_lease_passes_exit_status_and_holds_the_lease(ns, budget, tmp_path):
+    apply_ok(ns, budget(BASIC))
+    assert run("lease", "-n", ns, "mutex", "--", "sh", "-c", "exit 7").returncode == 7
+    r = run("lease", "-n", ns, "mutex", "--", "sh", "-c", 'echo "token=$SLUICE_LEASE_TOKEN"')
+    assert r.returncode == 0 and re.fullmatch(r"token=\d+\n", r.stdout)
+    # While CMD runs (longer than ttl=1s: the lease is renewed) nobody else
+    # gets it; after CMD exits it is free at once.
+    script = (f'sleep 1.5; "{SLUICECTL}" lease -n {ns} mutex --timeout 0 -- true; echo "inner=$?"')
+    r = run("lease", "-n", ns, "mutex", "--", "sh", "-c", script)
+    assert r.returncode == 0 and "inner=1" in r.stdout, (r.stdout, r.stderr)
+    assert run("lease", "-n", ns, "mutex", "--timeout", "0", "--", "true").returncode == 0
+    assert run("lease", "-n", ns, "mutex", "--", "sh", "-c", "kill -9 $$").returncode == 137
+    r = run("lease", "-n", ns, "mutex", "--", "/nonexistent/cmd")
+    assert r.returncode == 127 and "cannot run" in r.stderr
+    r = run("lease", "-n", ns, "api", "--", "true")
+    assert r.returncode == 2 and "not a lease limiter" in r.stderr
+
+
+def test_ls_and_show_json_fields(ns, budget):
+    apply_ok(ns, budget(BASIC))
+    assert run("acquire", "-n", ns, "search").returncode == 0
+    snap = json.loads(run("ls", "-n", ns, "--json").stdout)
+    assert snap["namespace"] == ns and snap["path"] == f"/dev/shm/sluice.{ns}"
+    assert [l["name"] for l in snap["limiters"]] == ["api", "search", "mutex"]
+    search = snap["limiters"][1]
+    for key in ["name", "algorithm", "global", "spec", "params", "steady_rate_per_s", "level",
+                "granted", "denied", "asked", "waiting", "waits", "wait_ns", "demand_per_s",
+                "allocation"]:
+        assert key in search, key
+    assert search["algorithm"] == "sliding"
+    assert search["params"] == {"limit": 2, "window_ns": 3600 * 10**9}
+    assert search["level"]["used"] == 1 and search["level"]["capacity"] == 2
+    assert search["granted"] == 1 and search["allocation"] is None
+    show = json.loads(run("show", "-n", ns, "search", "--json").stdout)
+    assert show["name"] == "search" and show["granted"] == 1
+    text = run("ls", "-n", ns).stdout
+    assert text.startswith("NAME") and "search" in text
+    r = run("show", "-n", ns, "search")
+    assert r.returncode == 0 and "level:        1/2 grants in the last window" in r.stdout
+
+
+def test_rm_and_attached_processes(ns, budget, tmp_path):
+    assert run("rm").returncode == 2, "rm needs an explicit -n"
+    apply_ok(ns, budget(BASIC))
+    go = tmp_path / "go"
+    # A process holding a lease keeps working after its namespace is removed.
+    holder = subprocess.Popen(
+        [SLUICECTL, "lease", "-n", ns, "mutex", "--", "sh", "-c",
+         f'touch "{tmp_path}/held"; while [ ! -e "{go}" ]; do sleep 0.01; done; exit 3'])
+    try:
+        assert wait_for(lambda: (tmp_path / "held").exists())
+        assert run("rm", "-n", ns).returncode == 0
+        assert not os.path.exists(f"/dev/shm/sluice.{ns}")
+        r = run("ls", "-n", ns)
+        assert r.returncode == 2 and "does not exist" in r.stderr
+        # New opens see a new segment: the lease held in the old one does not block.
+        apply_ok(ns, budget(BASIC, "again.toml"))
+        assert run("lease", "-n", ns, "mutex", "--timeout", "0", "--", "true").returncode == 0
+        go.touch()
+        assert holder.wait(timeout=10) == 3
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run("rm", "-n", ns).returncode == 0
+    r = run("rm", "-n", ns)
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    assert run("rm", "-f", "-n", ns).returncode == 0
+
+
+def test_bench_checks_the_guarantee(ns, budget):
+    apply_ok(ns, budget("""
+[limiters.hot]
+algorithm = "sliding"
+limit = 50
+window = "100ms"
+"""))
+    r = run("bench", "-n", ns, "hot", "--procs", "3", "--duration", "500ms", timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"guarantee  \d+ grants, 0 violations of sliding limit=50 window=100ms", r.stdout), r.stdout
+    assert re.search(r"latency    p50 \S+  p99 \S+  p999 \S+", r.stdout)
+    granted = int(re.search(r"granted    (\d+) permits", r.stdout).group(1))
+    assert 0 < granted <= 300  # at most 50 per 100ms in 500ms (+1 window of slack)
+
+
+def tmux(sock, *args):
+    return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, timeout=10)
+
+
+def test_top_in_a_real_terminal(ns, budget):
+    apply_ok(ns, budget(BASIC))
+    sock = f"sluice-cli-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    cmd = f'"{SLUICECTL}" top -n {ns} --ascii -i 100ms; echo "top exited $?"; sleep 60'
+    try:
+        r = tmux(sock, "-f", "/dev/null", "new-session", "-d", "-x", "80", "-y", "24", "-s", "t", cmd)
+        assert r.returncode == 0, r.stderr
+
+        def screen():
+            return tmux(sock, "capture-pane", "-p", "-t", "t").stdout
+
+        assert wait_for(lambda: f"namespace {ns}" in screen()), screen()
+        s = screen()
+        assert all(len(line) <= 80 for line in s.splitlines())
+        assert "RATE/s" in s and "DENY/s" in s and "WAIT" in s and "q: quit" in s
+        for name in ["api", "search", "mutex"]:
+            assert re.search(rf"^{name} ", s, re.M), s
+        # Counters and levels follow what the limiters do.
+        assert run("acquire", "-n", ns, "search").returncode == 0
+        assert run("acquire", "-n", ns, "search").returncode == 0
+        assert wait_for(lambda: re.search(r"^search .* 2/2 ", screen(), re.M)), screen()
+        # The sparkline fills in once a bucket of history exists.
+        assert wait_for(lambda: re.search(r"^api .*\s[_.:=+*#-]+\s*$", screen(), re.M), timeout=15), screen()
+        tmux(sock, "send-keys", "-t", "t", "q")
+        assert wait_for(lambda: "top exited 0" in screen()), screen()
+        assert "RATE/s" not in screen(), "alternate screen restored"
+    finally:
+        tmux(sock, "kill-server")
