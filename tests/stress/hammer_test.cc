@@ -104,7 +104,8 @@ int HammerWorker(int i, const std::string& ns, const Case& c, Control* ctl, Gran
       // Read before the release: <= the real release, so [t, end) is never
       // longer than the time the lease was actually held.
       const int64_t released = MonotonicNowNs();
-      if (lim->ReleaseLease(*l).ok()) log->SetEnd(idx, std::min(released, l->expires_ns));
+      log->SetEnd(idx, std::min(released, l->expires_ns));
+      if (!lim->ReleaseLease(*l).ok()) log->SetEnd(idx, l->expires_ns);  // lapsed first
       continue;
     }
     const uint32_t n = rng.Below(10) < 7 ? 1 : 2 + uint32_t(rng.Below(c.max_permits - 1));
