@@ -163,6 +163,13 @@ INSTANTIATE_TEST_SUITE_P(Table, MalformedBudget, ::testing::ValuesIn(kMalformed)
 
 TEST(BudgetFile, AtLeastTwentyMalformedCases) { EXPECT_GE(std::size(kMalformed), 20u); }
 
+TEST(BudgetFile, TheShippedExampleIsValid) {
+  StatusOr<Budget> b = LoadBudgetFile(SLUICE_SOURCE_DIR "/examples/budget.toml");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->limiters.size(), 5u);
+  EXPECT_TRUE(b->allotter.has_value());
+}
+
 TEST(BudgetFile, LoadReportsUnreadableFiles) {
   StatusOr<Budget> b = LoadBudgetFile("/nonexistent/sluice/budget.toml");
   ASSERT_FALSE(b.ok());
