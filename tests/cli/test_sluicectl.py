@@ -102,12 +102,18 @@ algorithm = "sliding"
 limit = 5
 window = "800"
 """)
+    apply_ok(ns, budget(BASIC.replace("rate = 100", "rate = 50"), "before.toml"))
     r = run("apply", "-n", ns, path)
     assert r.returncode == 2
     assert r.stderr == f"sluicectl: {path}:21:10: window: duration '800' has no unit: " \
                        "write e.g. \"800ms\" (units: ns, us, ms, s, m, h)\n"
-    assert not os.path.exists(f"/dev/shm/sluice.{ns}"), "nothing at all was created"
-    assert run("ls", "-n", ns).returncode == 2
+    # The valid first limiters did not apply either.
+    assert json.loads(run("show", "-n", ns, "api", "--json").stdout)["params"]["rate"] == 50
+    assert run("show", "-n", ns, "bad").returncode == 2
+    # On a host without the namespace, nothing at all is created.
+    run("rm", "-n", ns)
+    assert run("apply", "-n", ns, path).returncode == 2
+    assert not os.path.exists(f"/dev/shm/sluice.{ns}")
 
 
 def test_apply_twice_and_all_or_nothing(ns, budget):
@@ -275,6 +281,36 @@ window = "100ms"
     assert re.search(r"latency    p50 \S+  p99 \S+  p999 \S+", r.stdout)
     granted = int(re.search(r"granted    (\d+) permits", r.stdout).group(1))
     assert 0 < granted <= 300  # at most 50 per 100ms in 500ms (+1 window of slack)
+
+
+def test_inspector_works_while_hundreds_of_processes_hammer(ns, budget):
+    apply_ok(ns, budget("""
+[limiters.hot]
+algorithm = "gcra"
+rate = 1000
+period = "10ms"
+burst = 100
+"""))
+    bench = subprocess.Popen([SLUICECTL, "bench", "-n", ns, "hot", "--procs", "100", "--duration", "1500ms"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+
+        def grants_visible():
+            r = run("ls", "-n", ns, "--json")
+            assert r.returncode == 0, r.stderr
+            granted = json.loads(r.stdout)["limiters"][0]["granted"]
+            seen.append(granted)
+            return granted > 0 and bench.poll() is None
+
+        assert wait_for(grants_visible, timeout=20), seen
+        assert run("show", "-n", ns, "hot").returncode == 0
+        out, err = bench.communicate(timeout=60)
+        assert bench.returncode == 0, out + err
+        assert "0 violations" in out
+    finally:
+        bench.kill()
+        bench.wait()
 
 
 def tmux(sock, *args):
