@@ -1,7 +1,11 @@
 // contention: P processes (fork) hammer one limiter with try_acquire for
-// --seconds; prints aggregate decisions/s for sluice gcra and for the
-// robust-mutex token bucket, alternating, for each P in --procs.
-// Parameters make every decision a grant (a write), the worst case for both.
+// --seconds; prints aggregate decisions/s for sluice gcra, the robust-mutex
+// token bucket and the floor (clock read + CAS on one shared word), for each
+// P in --procs, in two regimes:
+//   grant:     rate 1e9/s, every decision is a grant (a write): the worst
+//              case for a lock-free word, which every process must CAS;
+//   saturated: rate 1000/s, nearly every decision is a denial, as when
+//              demand exceeds the limit (sluice denies without writing).
 //
 //   --procs 1,2,4,8 --seconds 1
 #include <sys/wait.h>
@@ -76,25 +80,36 @@ int RunContention(const Args& a) {
   std::stringstream ss(a.Str("procs", "1,2,4,8"));
   for (std::string t; std::getline(ss, t, ',');) procs.push_back(std::min(kMaxProcs, atoi(t.c_str())));
   ScratchSegment s("contention");
-  s.Define("gcra", sluice::LimiterSpec::Gcra(1000000000, kSecond, 1000000));
-  RobustMutexBucket* rb = RobustMutexBucket::Create(1e9, 1e6);
+  s.Define("grant", sluice::LimiterSpec::Gcra(1000000000, kSecond, 1000000));
+  s.Define("saturated", sluice::LimiterSpec::Gcra(1000, kSecond, 10));
+  RobustMutexBucket* rb_grant = RobustMutexBucket::Create(1e9, 1e6);
+  RobustMutexBucket* rb_saturated = RobustMutexBucket::Create(1000, 10);
+  auto* word = static_cast<std::atomic<int64_t>*>(MapShared(4096));
   const int cores = int(sysconf(_SC_NPROCESSORS_ONLN));
-  for (int p : procs) {
-    const double sl = RunProcs(p, seconds, [&] {
-      auto l = std::make_shared<sluice::Limiter>(s.Find("gcra"));
-      return std::function<bool()>([l] { return l->TryAcquire(1).granted; });
-    });
-    const double mu = RunProcs(p, seconds, [&] {
-      return std::function<bool()>([rb] { return rb->TryAcquire(); });
-    });
-    JsonLine()
-        .Str("bench", "contention")
-        .Int("procs", p)
-        .Int("cores", cores)
-        .Num("sluice_per_s", sl)
-        .Num("robust_mutex_per_s", mu)
-        .Num("ratio", sl / mu)
-        .Print();
+  for (const char* regime : {"grant", "saturated"}) {
+    RobustMutexBucket* rb = std::string(regime) == "grant" ? rb_grant : rb_saturated;
+    for (int p : procs) {
+      const double sl = RunProcs(p, seconds, [&] {
+        auto l = std::make_shared<sluice::Limiter>(s.Find(regime));
+        return std::function<bool()>([l] { return l->TryAcquire(1).granted; });
+      });
+      const double mu = RunProcs(p, seconds, [&] {
+        return std::function<bool()>([rb] { return rb->TryAcquire(); });
+      });
+      const double fl = RunProcs(p, seconds, [&] {
+        return std::function<bool()>([word] { return FloorOp(word) != 0; });
+      });
+      JsonLine()
+          .Str("bench", "contention")
+          .Str("regime", regime)
+          .Int("procs", p)
+          .Int("cores", cores)
+          .Num("sluice_per_s", sl)
+          .Num("robust_mutex_per_s", mu)
+          .Num("floor_per_s", fl)
+          .Num("ratio", sl / mu)
+          .Print();
+    }
   }
   return 0;
 }
