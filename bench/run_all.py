@@ -120,8 +120,14 @@ def machine():
                              capture_output=True, text=True).stdout.strip()
     except OSError:
         rev = "?"
+    try:
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "lib"],
+                               capture_output=True, text=True).stdout.split("\n")
+        dirty = [line[3:] for line in dirty if line.strip()]
+    except OSError:
+        dirty = []
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": os.uname().release,
-            "clocksource": clock, "rev": rev}
+            "clocksource": clock, "rev": rev, "dirty": dirty}
 
 
 def loadavg():
@@ -452,7 +458,8 @@ def report(s, m, a, started, finished, load_before, load_after, made):
     w("")
     w(f"- CPU: {m['cpu']}, **{m['cores']} cores** (a virtual machine; clocksource `{m['clocksource']}`)")
     w(f"- Kernel: Linux {m['kernel']}")
-    w(f"- Commit: `{m['rev']}`, run {started} to {finished} UTC")
+    w(f"- Commit: `{m['rev']}`" + (f" plus uncommitted changes to {', '.join(f'`{d}`' for d in m['dirty'])}"
+                                    if m["dirty"] else "") + f", run {started} to {finished} UTC")
     w(f"- 1-minute load average: {load_before:.2f} before, {load_after:.2f} after the run"
       + (" — **the machine was loaded by other work during this run; latency tails, contention "
          "and wake-up figures are pessimistic**" if loaded else " (quiet)"))
