@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -172,6 +173,10 @@ StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source) {
 }
 
 StatusOr<Budget> LoadBudgetFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return Status(Code::kInvalidArgument, path + ": cannot read: Is a directory");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int err = errno;

@@ -176,10 +176,22 @@ def test_apply_namespace_from_file(ns, budget):
     assert json.loads(run("ls", "-n", ns, "--json").stdout)["mode"] == "0640"
 
 
-def test_apply_unreadable_file():
+def test_apply_unreadable_file(tmp_path):
     r = run("apply", "/nonexistent/budget.toml")
     assert r.returncode == 2
     assert r.stderr == "sluicectl: /nonexistent/budget.toml: cannot read: No such file or directory\n"
+    r = run("apply", str(tmp_path))
+    assert r.returncode == 2 and r.stderr == f"sluicectl: {tmp_path}: cannot read: Is a directory\n"
+
+
+def test_apply_from_stdin(ns):
+    bad = subprocess.run([SLUICECTL, "apply", "-n", ns, "-"], input='[limiters.x]\nalgorithm = "gcra"\nrate = 0\n',
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and bad.stderr.startswith("sluicectl: <stdin>:3:8: rate must be between 1")
+    good = subprocess.run([SLUICECTL, "apply", "-n", ns, "-"], input='[limiters.x]\nalgorithm = "gcra"\nrate = 3\n',
+                          capture_output=True, text=True, timeout=30)
+    assert good.returncode == 0, good.stderr
+    assert json.loads(run("show", "-n", ns, "x", "--json").stdout)["params"]["rate"] == 3
 
 
 def test_acquire_exit_codes(ns, budget):

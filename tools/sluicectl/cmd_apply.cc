@@ -1,6 +1,8 @@
 // apply FILE and rm: changing what a namespace holds.
 #include <cstdio>
+#include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "commands.h"
 #include "sluice/budget_apply.h"
@@ -19,7 +21,7 @@ void AddApply(CLI::App& app, int* exit_code) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* verb = app.add_subcommand("apply", "validate a budget file, then define its limiters");
-  verb->add_option("FILE", o->file, "budget file (TOML)")->required();
+  verb->add_option("FILE", o->file, "budget file (TOML); - reads standard input")->required();
   AddNamespaceOption(verb, &o->ns);
   verb->add_flag("--prune", o->prune, "retire limiters that are not in the file (default: keep them)");
   verb->add_flag("--dry-run", o->dry_run, "validate and show what would change; change nothing");
@@ -34,7 +36,14 @@ void AddApply(CLI::App& app, int* exit_code) {
       "  sluicectl apply --dry-run budget.toml\n"
       "  sluicectl apply --prune -n web budget.toml");
   verb->callback([o, exit_code, verb] {
-    sluice::StatusOr<sluice::Budget> b = sluice::LoadBudgetFile(o->file);
+    sluice::StatusOr<sluice::Budget> b = sluice::Status(sluice::Code::kInvalidArgument, "unreachable");
+    if (o->file == "-") {
+      std::ostringstream text;
+      text << std::cin.rdbuf();
+      b = sluice::ParseBudget(text.str(), "<stdin>");
+    } else {
+      b = sluice::LoadBudgetFile(o->file);
+    }
     if (!b.ok()) {
       *exit_code = Fail(b.status());
       return;
