@@ -1,5 +1,7 @@
 #include "lease_table.h"
 
+#include "platform.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,8 +19,10 @@ class TestTable {
     for (uint64_t i = 0; i < holders; ++i) {
       e_[i].expiry.store(kUnusedExpiry);
       e_[i].owner.store(0);
+      e_[i].owner_pidns.store(0);
       e_[i].token.store(0);
       e_[i].granted_ns.store(0);
+      e_[i].free_since_ns.store(INT64_MIN);
     }
     t_ = Table{e_.get(), holders, ttl, reclaim, INT64_MIN, &token_, &hint_};
   }
@@ -124,10 +128,44 @@ TEST(LeaseTableTest, ReclaimTakesBackADeadHoldersLease) {
     ASSERT_TRUE(a.ok);
     // Pretend the holder was a process that has since died.
     const pid_t dead = DeadPid();
+    tt.entry(0).owner_pidns.store(platform::PidNamespaceId());
     tt.entry(0).owner.store((uint64_t(dead) << 32) |
                             (uint64_t(a.lease.expires_ns) & 0xffffffffu));
     EXPECT_EQ(TryAcquire(tt.t(), 1001 * kMs, false).ok, reclaim) << "reclaim=" << reclaim;
   }
+}
+
+TEST(LeaseTableTest, PidsFromAnotherPidNamespaceAreNeverReclaimed) {
+  TestTable tt(1, 1000 * kMs, true);
+  Grant a = TryAcquire(tt.t(), 1000 * kMs, false);
+  ASSERT_TRUE(a.ok);
+  EXPECT_EQ(tt.entry(0).owner_pidns.load(), platform::PidNamespaceId());
+  tt.entry(0).owner_pidns.store(platform::PidNamespaceId() + 1);
+  tt.entry(0).owner.store((uint64_t(DeadPid()) << 32) | (uint64_t(a.lease.expires_ns) & 0xffffffffu));
+  EXPECT_FALSE(TryAcquire(tt.t(), 1001 * kMs, false).ok);
+}
+
+TEST(LeaseTableTest, StaleClockCannotTakeAReleasedEntryEarly) {
+  TestTable tt(1, 1000 * kMs, false);
+  Grant b = TryAcquire(tt.t(), 2000 * kMs, false);
+  ASSERT_TRUE(b.ok);
+  ASSERT_TRUE(Release(tt.t(), b.lease, 2100 * kMs));
+  // A caller whose clock read 1900 ms (before B's grant and release).
+  EXPECT_FALSE(TryAcquire(tt.t(), 1900 * kMs, false).ok);
+  EXPECT_FALSE(TryAcquire(tt.t(), 2099 * kMs, false).ok);
+  EXPECT_TRUE(TryAcquire(tt.t(), 2100 * kMs, false).ok);
+}
+
+TEST(LeaseTableTest, PartialClaimRollbackRestoresEntries) {
+  TestTable tt(2, 1000 * kMs, false);
+  bool sealed = false;
+  ASSERT_TRUE(TryAcquireN(tt.t(), 1, 1000 * kMs, &sealed).granted);  // entry 0 until 2000
+  ASSERT_TRUE(TryAcquireN(tt.t(), 1, 1500 * kMs, &sealed).granted);  // entry 1 until 2500
+  EXPECT_FALSE(TryAcquireN(tt.t(), 2, 2200 * kMs, &sealed).granted); // takes 0, fails 1, puts 0 back
+  // Entry 0 is lapsed again (not "released"): a stale clock from inside its
+  // old lease cannot take it.
+  EXPECT_FALSE(TryAcquireN(tt.t(), 1, 1300 * kMs, &sealed).granted);
+  EXPECT_TRUE(TryAcquireN(tt.t(), 1, 2200 * kMs, &sealed).granted);
 }
 
 TEST(LeaseTableTest, HalfWrittenOwnerIsNeverReclaimed) {
@@ -135,6 +173,7 @@ TEST(LeaseTableTest, HalfWrittenOwnerIsNeverReclaimed) {
   Grant a = TryAcquire(tt.t(), 1000 * kMs, false);
   ASSERT_TRUE(a.ok);
   // The owner word still names a dead previous holder of another grant.
+  tt.entry(0).owner_pidns.store(platform::PidNamespaceId());
   tt.entry(0).owner.store((uint64_t(DeadPid()) << 32) | 12345u);
   EXPECT_FALSE(TryAcquire(tt.t(), 1001 * kMs, false).ok);
 }

@@ -30,7 +30,7 @@ struct Existing {
 struct SegmentState {
   bool exists = false;
   uint32_t capacity = OpenOptions{}.capacity;
-  uint32_t used_slots = 0;     // including retired and half-initialised
+  uint32_t used_slots = 0;  // including retired and half-initialised
   uint64_t arena_free = kDefaultArena;
   uint32_t mode = 0;
   std::vector<Existing> limiters;
@@ -58,7 +58,8 @@ StatusOr<SegmentState> ReadSegment(const std::string& ns) {
     if (s == kSlotEmpty) break;
     ++st.used_slots;
     if (s != kSlotReady && s != kSlotUpdating && s != kSlotRetired) continue;
-    StatusOr<ActiveParams> p = LoadParams(map, slot, slot->params_off.load(std::memory_order_acquire));
+    StatusOr<ActiveParams> p =
+        LoadParams(map, slot, slot->params_off.load(std::memory_order_acquire));
     if (!p.ok()) return Status(Code::kCorrupt, Segment::PathFor(ns) + ": " + p.status().message());
     st.limiters.push_back({slots::NameOf(*slot), p->spec, s == kSlotRetired});
   }
@@ -69,12 +70,15 @@ StatusOr<SegmentState> ReadSegment(const std::string& ns) {
 uint64_t ArenaCost(const ApplyItem& item) {
   const uint64_t rec = sizeof(ParamsRecord);
   switch (item.action) {
-    case ApplyAction::kCreate: return rec + Round64(RingBytes(item.after));
+    case ApplyAction::kCreate:
+      return rec + Round64(RingBytes(item.after));
     case ApplyAction::kUpdate:
     case ApplyAction::kRevive:
       if (item.before == item.after) return 0;
-      return 2 * rec + (RingBytes(item.before) == RingBytes(item.after) ? 0 : Round64(RingBytes(item.after)));
-    default: return 0;
+      return 2 * rec +
+             (RingBytes(item.before) == RingBytes(item.after) ? 0 : Round64(RingBytes(item.after)));
+    default:
+      return 0;
   }
 }
 
@@ -88,12 +92,18 @@ std::string Octal(uint32_t mode) {
 
 const char* ApplyActionName(ApplyAction a) {
   switch (a) {
-    case ApplyAction::kCreate: return "create";
-    case ApplyAction::kUpdate: return "update";
-    case ApplyAction::kUnchanged: return "unchanged";
-    case ApplyAction::kRevive: return "revive";
-    case ApplyAction::kKeep: return "keep";
-    case ApplyAction::kRetire: return "retire";
+    case ApplyAction::kCreate:
+      return "create";
+    case ApplyAction::kUpdate:
+      return "update";
+    case ApplyAction::kUnchanged:
+      return "unchanged";
+    case ApplyAction::kRevive:
+      return "revive";
+    case ApplyAction::kKeep:
+      return "keep";
+    case ApplyAction::kRetire:
+      return "retire";
   }
   return "?";
 }
@@ -128,9 +138,10 @@ StatusOr<ApplyReport> PlanBudget(const Budget& budget, const ApplyOptions& optio
     if (it == seg->limiters.end()) {
       item.action = ApplyAction::kCreate;
       if (++slots > seg->capacity) {
-        return Status(Code::kFull, budget.ErrorAt(l.pos, "no free slot for limiter '" + l.name +
-                                                             "': namespace '" + r.ns + "' holds at most " +
-                                                             std::to_string(seg->capacity) + " limiters"));
+        return Status(Code::kFull,
+                      budget.ErrorAt(l.pos, "no free slot for limiter '" + l.name +
+                                                "': namespace '" + r.ns + "' holds at most " +
+                                                std::to_string(seg->capacity) + " limiters"));
       }
     } else {
       item.had_before = true;
@@ -138,23 +149,24 @@ StatusOr<ApplyReport> PlanBudget(const Budget& budget, const ApplyOptions& optio
       if (it->spec.algorithm != l.spec.algorithm) {
         return Status(Code::kExists,
                       budget.ErrorAt(l.algorithm_pos,
-                                     "limiter '" + l.name + "' already exists in namespace '" + r.ns +
-                                         "' as " + it->spec.Describe() +
+                                     "limiter '" + l.name + "' already exists in namespace '" +
+                                         r.ns + "' as " + it->spec.Describe() +
                                          "; its algorithm cannot change (use a new name, or "
                                          "sluicectl rm the namespace)"));
       }
-      item.action = it->retired ? ApplyAction::kRevive
+      item.action = it->retired          ? ApplyAction::kRevive
                     : it->spec == l.spec ? ApplyAction::kUnchanged
                                          : ApplyAction::kUpdate;
     }
     arena += ArenaCost(item);
     const uint64_t room = seg->exists ? seg->arena_free : kMaxBudgetArena;
     if (arena > room) {
-      return Status(Code::kFull,
-                    budget.ErrorAt(l.pos, "limiter '" + l.name + "' does not fit: the limiters need " +
-                                              std::to_string(arena) + " bytes of shared memory, " +
-                                              std::to_string(room) + " are free" +
-                                              (seg->exists ? " (recreate the namespace to grow it)" : "")));
+      return Status(
+          Code::kFull,
+          budget.ErrorAt(l.pos, "limiter '" + l.name + "' does not fit: the limiters need " +
+                                    std::to_string(arena) + " bytes of shared memory, " +
+                                    std::to_string(room) + " are free" +
+                                    (seg->exists ? " (recreate the namespace to grow it)" : "")));
     }
     r.items.push_back(std::move(item));
   }
@@ -189,8 +201,11 @@ StatusOr<ApplyReport> ApplyBudget(const Budget& budget, const ApplyOptions& opti
   for (const ApplyItem& i : plan->items) {
     Status s;
     switch (i.action) {
-      case ApplyAction::kKeep: break;
-      case ApplyAction::kRetire: s = seg->Retire(i.name); break;
+      case ApplyAction::kKeep:
+        break;
+      case ApplyAction::kRetire:
+        s = seg->Retire(i.name);
+        break;
       default: {
         StatusOr<Limiter> l = seg->Define(i.name, i.after);
         if (!l.ok()) s = l.status();
@@ -208,20 +223,39 @@ std::string FormatApplyReport(const ApplyReport& r) {
     char mark = '=';
     std::string what = i.after.Describe();
     switch (i.action) {
-      case ApplyAction::kCreate: mark = '+'; break;
-      case ApplyAction::kUpdate: mark = '~'; what = i.before.Describe() + " -> " + what; break;
-      case ApplyAction::kRevive: mark = '+'; what += " (was retired; state kept)"; break;
-      case ApplyAction::kUnchanged: break;
-      case ApplyAction::kKeep: mark = '!'; what += " (not in file; kept, --prune retires it)"; break;
-      case ApplyAction::kRetire: mark = '-'; what += " (not in file; retired)"; break;
+      case ApplyAction::kCreate:
+        mark = '+';
+        break;
+      case ApplyAction::kUpdate:
+        mark = '~';
+        what = i.before.Describe() + " -> " + what;
+        break;
+      case ApplyAction::kRevive:
+        mark = '+';
+        what += " (was retired; state kept)";
+        break;
+      case ApplyAction::kUnchanged:
+        break;
+      case ApplyAction::kKeep:
+        mark = '!';
+        what += " (not in file; kept, --prune retires it)";
+        break;
+      case ApplyAction::kRetire:
+        mark = '-';
+        what += " (not in file; retired)";
+        break;
     }
-    if (i.action == ApplyAction::kKeep) ++kept;
-    else if (i.action != ApplyAction::kUnchanged) ++changed;
+    if (i.action == ApplyAction::kKeep)
+      ++kept;
+    else if (i.action != ApplyAction::kUnchanged)
+      ++changed;
     out += std::string(1, mark) + " " + i.name + "  " + what + "\n";
   }
   std::string head = r.dry_run ? "would apply" : "applied";
   out += head + " to namespace '" + r.ns + "'" +
-         (r.creates_segment ? " (new segment " + Segment::PathFor(r.ns) + ", mode " + Octal(r.file_mode) + ")" : "") +
+         (r.creates_segment
+              ? " (new segment " + Segment::PathFor(r.ns) + ", mode " + Octal(r.file_mode) + ")"
+              : "") +
          ": " + std::to_string(changed) + " change" + (changed == 1 ? "" : "s") +
          (kept ? ", " + std::to_string(kept) + " kept that are not in the file" : "") + "\n";
   if (!r.creates_segment && r.segment_mode != r.file_mode) {

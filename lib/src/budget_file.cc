@@ -20,7 +20,8 @@ std::vector<std::pair<const toml::key*, const toml::node*>> InFileOrder(const to
     const toml::source_position& p = k->source().begin;
     return std::pair(p.line, p.column);
   };
-  std::stable_sort(v.begin(), v.end(), [&](const auto& a, const auto& b) { return pos(a.first) < pos(b.first); });
+  std::stable_sort(v.begin(), v.end(),
+                   [&](const auto& a, const auto& b) { return pos(a.first) < pos(b.first); });
   return v;
 }
 
@@ -42,7 +43,8 @@ Status ParseMode(const toml::node& n, std::string_view source, uint32_t* out) {
     }
     for (char c : s) {
       if (c < '0' || c > '7') {
-        return Invalid(source, n.source(), "mode must be octal permission bits like \"0660\" (got \"" + s + "\")");
+        return Invalid(source, n.source(),
+                       "mode must be octal permission bits like \"0660\" (got \"" + s + "\")");
       }
       v = v * 8 + static_cast<uint64_t>(c - '0');
     }
@@ -53,7 +55,8 @@ Status ParseMode(const toml::node& n, std::string_view source, uint32_t* out) {
   } else {
     return Invalid(source, n.source(), "mode must be a string of octal digits like \"0660\"");
   }
-  if (v > 0777) return Invalid(source, n.source(), "mode must be at most 0777 (no setuid/sticky bits)");
+  if (v > 0777)
+    return Invalid(source, n.source(), "mode must be at most 0777 (no setuid/sticky bits)");
   if ((v & 0600) != 0600) {
     return Invalid(source, n.source(), "mode must give the owner read and write (0600)");
   }
@@ -87,7 +90,8 @@ Status ParseAllotter(const toml::node& n, std::string_view source, AllotterConfi
     const toml::node& value = *v;
     if (key.str() == "address") {
       if (!value.is_string() || !ValidAddress(value.value_or<std::string_view>(""))) {
-        return Invalid(source, value.source(), "address must be a string \"host:port\" (port 1..65535)");
+        return Invalid(source, value.source(),
+                       "address must be a string \"host:port\" (port 1..65535)");
       }
       out->address = value.value_or<std::string>("");
     } else if (key.str() == "token_file") {
@@ -96,8 +100,9 @@ Status ParseAllotter(const toml::node& n, std::string_view source, AllotterConfi
       }
       out->token_file = value.value_or<std::string>("");
     } else {
-      return Invalid(source, key.source(), "unknown key '" + std::string(key.str()) +
-                                               "' in [allotter] (expected address, token_file)");
+      return Invalid(source, key.source(),
+                     "unknown key '" + std::string(key.str()) +
+                         "' in [allotter] (expected address, token_file)");
     }
   }
   if (!addr) return Invalid(source, t->source(), "missing key 'address' in [allotter]");
@@ -117,8 +122,9 @@ Status ParseLimiters(const toml::node& n, std::string_view source, Budget* b) {
     }
     const toml::table* lt = value.as_table();
     if (!lt) {
-      return Invalid(source, value.source(), "limiters." + name + " must be a table ([limiters." +
-                                                 name + "] with algorithm = ...)");
+      return Invalid(
+          source, value.source(),
+          "limiters." + name + " must be a table ([limiters." + name + "] with algorithm = ...)");
     }
     StatusOr<LimiterSpec> spec = SpecFromTable(*lt, source);
     if (!spec.ok()) return spec.status();
@@ -135,7 +141,8 @@ Status ParseLimiters(const toml::node& n, std::string_view source, Budget* b) {
 }  // namespace
 
 std::string Budget::ErrorAt(SourcePos pos, const std::string& message) const {
-  return source + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " + message;
+  return source + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " +
+         message;
 }
 
 StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source) {
@@ -180,7 +187,7 @@ StatusOr<Budget> LoadBudgetFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int err = errno;
-    const Code code = err == ENOENT ? Code::kNotFound
+    const Code code = err == ENOENT                     ? Code::kNotFound
                       : (err == EACCES || err == EPERM) ? Code::kPermission
                                                         : Code::kIo;
     return Status(code, path + ": cannot read: " + std::strerror(err));

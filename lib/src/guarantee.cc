@@ -43,7 +43,8 @@ void CheckGcra(const LimiterSpec& s, std::span<const int64_t> t, GuaranteeReport
       min_i = j;
     }
     if (g - min_g + period > cap) {
-      const double allowed = double(s.burst) + double(s.rate) * double(t[j] - t[min_i]) / double(s.period_ns);
+      const double allowed =
+          double(s.burst) + double(s.rate) * double(t[j] - t[min_i]) / double(s.period_ns);
       Record(r, t[min_i], t[j], j - min_i + 1, allowed);
     }
   }
@@ -68,10 +69,18 @@ GuaranteeReport CheckGuarantee(const LimiterSpec& spec, std::span<const int64_t>
   for (size_t i = 1; i < t.size(); ++i) assert(t[i - 1] <= t[i]);
   if (t.empty()) return r;
   switch (spec.algorithm) {
-    case Algorithm::kGcra: CheckGcra(spec, t, &r); break;
-    case Algorithm::kSliding: CheckSliding(spec.limit, spec.window_ns, t, &r); break;
-    case Algorithm::kWindow: CheckWindow(spec.limit, spec.window_ns, t, &r); break;
-    case Algorithm::kLease: CheckSliding(spec.holders, spec.ttl_ns, t, &r); break;
+    case Algorithm::kGcra:
+      CheckGcra(spec, t, &r);
+      break;
+    case Algorithm::kSliding:
+      CheckSliding(spec.limit, spec.window_ns, t, &r);
+      break;
+    case Algorithm::kWindow:
+      CheckWindow(spec.limit, spec.window_ns, t, &r);
+      break;
+    case Algorithm::kLease:
+      CheckSliding(spec.holders, spec.ttl_ns, t, &r);
+      break;
   }
   return r;
 }
@@ -80,10 +89,14 @@ double MaxGrantsIn(const LimiterSpec& s, int64_t d) {
   if (d <= 0) return 0;
   auto windows = [&](int64_t w) { return double((d + w - 1) / w); };
   switch (s.algorithm) {
-    case Algorithm::kGcra: return double(s.burst) + double(s.rate) * double(d) / double(s.period_ns);
-    case Algorithm::kSliding: return double(s.limit) * windows(s.window_ns);
-    case Algorithm::kWindow: return double(s.limit) * (double(d / s.window_ns) + 1);
-    case Algorithm::kLease: return double(s.holders) * windows(s.ttl_ns);
+    case Algorithm::kGcra:
+      return double(s.burst) + double(s.rate) * double(d) / double(s.period_ns);
+    case Algorithm::kSliding:
+      return double(s.limit) * windows(s.window_ns);
+    case Algorithm::kWindow:
+      return double(s.limit) * (double(d / s.window_ns) + 1);
+    case Algorithm::kLease:
+      return double(s.holders) * windows(s.ttl_ns);
   }
   return 0;
 }

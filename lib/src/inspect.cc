@@ -46,14 +46,19 @@ std::string Octal(uint32_t mode) {
   return buf;
 }
 
-std::string Pad(const std::string& s, size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
+std::string Pad(const std::string& s, size_t w) {
+  return s.size() >= w ? s : s + std::string(w - s.size(), ' ');
+}
 
-std::string Level(const LimiterRow& r) { return Num(std::round(r.level.used * 10) / 10) + "/" + Num(r.level.capacity); }
+std::string Level(const LimiterRow& r) {
+  return Num(std::round(r.level.used * 10) / 10) + "/" + Num(r.level.capacity);
+}
 
 std::string ParamsJson(const LimiterSpec& s) {
   switch (s.algorithm) {
     case Algorithm::kGcra:
-      return "{\"rate\":" + U(s.rate) + ",\"period_ns\":" + I(s.period_ns) + ",\"burst\":" + U(s.burst) + "}";
+      return "{\"rate\":" + U(s.rate) + ",\"period_ns\":" + I(s.period_ns) +
+             ",\"burst\":" + U(s.burst) + "}";
     case Algorithm::kWindow:
     case Algorithm::kSliding:
       return "{\"limit\":" + U(s.limit) + ",\"window_ns\":" + I(s.window_ns) + "}";
@@ -68,9 +73,12 @@ std::string ParamsJson(const LimiterSpec& s) {
 
 const char* AllocationStateName(AllocationState s) {
   switch (s) {
-    case AllocationState::kNone: return "none";
-    case AllocationState::kValid: return "valid";
-    case AllocationState::kExpired: return "expired";
+    case AllocationState::kNone:
+      return "none";
+    case AllocationState::kValid:
+      return "valid";
+    case AllocationState::kExpired:
+      return "expired";
   }
   return "?";
 }
@@ -110,7 +118,7 @@ Snapshot Inspector::TakeAt(int64_t now) const {
         const SlotLayout* slot = raw_->slot(*i);
         r.allocation = slot->allocation.load(std::memory_order_relaxed);
         r.allocation_expires_ns = slot->allocation_expires_ns.load(std::memory_order_relaxed);
-        r.allocation_state = r.allocation_expires_ns == 0 ? AllocationState::kNone
+        r.allocation_state = r.allocation_expires_ns == 0    ? AllocationState::kNone
                              : r.allocation_expires_ns > now ? AllocationState::kValid
                                                              : AllocationState::kExpired;
       }
@@ -122,10 +130,13 @@ Snapshot Inspector::TakeAt(int64_t now) const {
 
 double SteadyRatePerSecond(const LimiterSpec& s) {
   switch (s.algorithm) {
-    case Algorithm::kGcra: return double(s.rate) * 1e9 / double(s.period_ns);
+    case Algorithm::kGcra:
+      return double(s.rate) * 1e9 / double(s.period_ns);
     case Algorithm::kWindow:
-    case Algorithm::kSliding: return double(s.limit) * 1e9 / double(s.window_ns);
-    case Algorithm::kLease: return double(s.holders) * 1e9 / double(s.ttl_ns);
+    case Algorithm::kSliding:
+      return double(s.limit) * 1e9 / double(s.window_ns);
+    case Algorithm::kLease:
+      return double(s.holders) * 1e9 / double(s.ttl_ns);
   }
   return 0;
 }
@@ -150,7 +161,9 @@ std::string FormatTable(const Snapshot& snap) {
 
 std::string FormatShow(const LimiterRow& r, int64_t now) {
   std::string out;
-  auto line = [&](const char* k, const std::string& v) { out += Pad(std::string(k) + ":", 14) + v + "\n"; };
+  auto line = [&](const char* k, const std::string& v) {
+    out += Pad(std::string(k) + ":", 14) + v + "\n";
+  };
   line("name", r.name);
   line("algorithm", AlgorithmName(r.spec.algorithm));
   line("params", r.spec.Describe());
@@ -160,19 +173,24 @@ std::string FormatShow(const LimiterRow& r, int64_t now) {
                      : r.spec.algorithm == Algorithm::kSliding ? "grants in the last window"
                                                                : "grants in this window";
   line("level", Level(r) + " " + unit +
-                    (r.level.next_free_ns > 0 ? " (next free in " + FormatDurationShort(r.level.next_free_ns) + ")" : ""));
+                    (r.level.next_free_ns > 0
+                         ? " (next free in " + FormatDurationShort(r.level.next_free_ns) + ")"
+                         : ""));
   line("granted", U(r.stats.granted));
   line("denied", U(r.stats.denied));
   line("asked", U(r.stats.asked));
   line("waiting", I(r.stats.waiting));
-  line("waits", U(r.stats.waits) + " (total " + FormatDurationShort(static_cast<int64_t>(r.stats.wait_ns)) + ")");
+  line("waits", U(r.stats.waits) + " (total " +
+                    FormatDurationShort(static_cast<int64_t>(r.stats.wait_ns)) + ")");
   line("demand", Num(std::round(r.stats.demand * 10) / 10) + "/s");
   if (r.spec.global) {
     std::string a = AllocationStateName(r.allocation_state);
     if (r.allocation_state != AllocationState::kNone) {
-      a = U(r.allocation) + " (" + a + (r.allocation_state == AllocationState::kValid
-                                             ? ", lease ends in " + FormatDurationShort(r.allocation_expires_ns - now)
-                                             : ", running on the safe share") + ")";
+      a = U(r.allocation) + " (" + a +
+          (r.allocation_state == AllocationState::kValid
+               ? ", lease ends in " + FormatDurationShort(r.allocation_expires_ns - now)
+               : ", running on the safe share") +
+          ")";
     } else {
       a += " (running on the safe share)";
     }
@@ -185,10 +203,18 @@ std::string JsonQuote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -205,13 +231,15 @@ std::string JsonQuote(std::string_view s) {
 std::string RowToJson(const LimiterRow& r, int64_t now) {
   std::string alloc = "null";
   if (r.spec.global) {
-    const int64_t left = r.allocation_expires_ns == 0 ? 0 : std::max<int64_t>(0, r.allocation_expires_ns - now);
-    alloc = "{\"permits\":" + U(r.allocation) + ",\"state\":\"" + AllocationStateName(r.allocation_state) +
-            "\",\"expires_in_ns\":" + I(left) + "}";
+    const int64_t left =
+        r.allocation_expires_ns == 0 ? 0 : std::max<int64_t>(0, r.allocation_expires_ns - now);
+    alloc = "{\"permits\":" + U(r.allocation) + ",\"state\":\"" +
+            AllocationStateName(r.allocation_state) + "\",\"expires_in_ns\":" + I(left) + "}";
   }
   return "{\"name\":" + JsonQuote(r.name) + ",\"algorithm\":\"" + AlgorithmName(r.spec.algorithm) +
-         "\",\"global\":" + (r.spec.global ? "true" : "false") + ",\"spec\":" + JsonQuote(r.spec.Describe()) +
-         ",\"params\":" + ParamsJson(r.spec) + ",\"steady_rate_per_s\":" + Num(SteadyRatePerSecond(r.spec)) +
+         "\",\"global\":" + (r.spec.global ? "true" : "false") +
+         ",\"spec\":" + JsonQuote(r.spec.Describe()) + ",\"params\":" + ParamsJson(r.spec) +
+         ",\"steady_rate_per_s\":" + Num(SteadyRatePerSecond(r.spec)) +
          ",\"level\":{\"used\":" + Num(r.level.used) + ",\"capacity\":" + Num(r.level.capacity) +
          ",\"next_free_ns\":" + I(r.level.next_free_ns) + "},\"granted\":" + U(r.stats.granted) +
          ",\"denied\":" + U(r.stats.denied) + ",\"asked\":" + U(r.stats.asked) +
@@ -221,11 +249,12 @@ std::string RowToJson(const LimiterRow& r, int64_t now) {
 }
 
 std::string SnapshotToJson(const Snapshot& s) {
-  std::string out = "{\"namespace\":" + JsonQuote(s.info.ns) + ",\"path\":" + JsonQuote(s.info.path) +
-                    ",\"layout_version\":" + U(s.info.layout_version) + ",\"mode\":\"" + Octal(s.info.mode) +
-                    "\",\"capacity\":" + U(s.info.capacity) + ",\"used_slots\":" + U(s.info.used_slots) +
-                    ",\"arena_bytes\":" + U(s.info.arena_bytes) + ",\"arena_used\":" + U(s.info.arena_used) +
-                    ",\"limiters\":[";
+  std::string out =
+      "{\"namespace\":" + JsonQuote(s.info.ns) + ",\"path\":" + JsonQuote(s.info.path) +
+      ",\"layout_version\":" + U(s.info.layout_version) + ",\"mode\":\"" + Octal(s.info.mode) +
+      "\",\"capacity\":" + U(s.info.capacity) + ",\"used_slots\":" + U(s.info.used_slots) +
+      ",\"arena_bytes\":" + U(s.info.arena_bytes) + ",\"arena_used\":" + U(s.info.arena_used) +
+      ",\"limiters\":[";
   for (size_t i = 0; i < s.rows.size(); ++i) {
     if (i) out += ",";
     out += RowToJson(s.rows[i], s.taken_ns);

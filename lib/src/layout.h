@@ -124,15 +124,18 @@ struct RingHeader {
 };
 static_assert(sizeof(RingHeader) == 8);
 
-// One lease holder. expiry > 0: held until expiry. expiry <= 0: released,
-// -expiry is the last expiry. Every new value of expiry is larger in
-// absolute value than the one it replaces, so (index, expiry) names one
-// grant forever (no ABA).
-struct alignas(32) HolderEntry {
+// One lease holder, on its own cache line. expiry > 0: held until expiry.
+// expiry <= 0: released; -expiry was its expiry. Every new value of expiry
+// is larger in absolute value than the one it replaces, so (index, expiry)
+// names one grant forever (no ABA).
+struct alignas(kCacheLine) HolderEntry {
   std::atomic<int64_t> expiry;
-  std::atomic<uint64_t> owner;   // pid << 32 | low 32 bits of expiry
-  std::atomic<uint64_t> token;   // fencing token of the current grant
-  std::atomic<int64_t> granted_ns;
+  std::atomic<uint64_t> owner;          // pid << 32 | low 32 bits of expiry
+  std::atomic<uint64_t> owner_pidns;    // owner's PID namespace id (0: unknown)
+  std::atomic<uint64_t> token;          // fencing token of the current grant
+  std::atomic<int64_t> granted_ns;      // time of the current grant
+  std::atomic<int64_t> free_since_ns;   // released: not takeable before this
+  uint64_t reserved[2];
 };
 
 static_assert(std::is_standard_layout_v<Header>);
@@ -149,7 +152,7 @@ static_assert(offsetof(SlotLayout, granted) == kCacheLine);
 static_assert(offsetof(SlotLayout, status) == 2 * kCacheLine);
 static_assert(offsetof(SlotLayout, name) == 3 * kCacheLine);
 static_assert(sizeof(ParamsRecord) == 2 * kCacheLine);
-static_assert(sizeof(HolderEntry) == 32);
+static_assert(sizeof(HolderEntry) == kCacheLine);
 
 }  // namespace sluice
 

@@ -16,10 +16,19 @@ uint64_t Owner(uint32_t pid, int64_t expiry) {
 // True if entry value `e` may be taken at `now`.
 bool Takeable(const HolderEntry& h, int64_t e, int64_t now, bool reclaim) {
   if (e == kSealed) return false;
-  if (e <= now) return true;  // released (<= 0) or lapsed
+  if (e <= 0) {
+    // Released: free from its release time on (a stale `now` from before the
+    // release must not date a grant inside the previous holder's lease).
+    return now >= h.free_since_ns.load(std::memory_order_relaxed);
+  }
+  if (e <= now) return true;  // lapsed
   if (!reclaim) return false;
-  const uint64_t o = h.owner.load(std::memory_order_relaxed);
+  // acquire: pairs with the release store of owner in Claim, so a matching
+  // owner comes with its owner_pidns.
+  const uint64_t o = h.owner.load(std::memory_order_acquire);
   if ((o & 0xffffffffu) != (static_cast<uint64_t>(e) & 0xffffffffu)) return false;
+  const uint64_t ns = platform::PidNamespaceId();
+  if (ns == 0 || h.owner_pidns.load(std::memory_order_relaxed) != ns) return false;
   return !platform::ProcessMayBeAlive(static_cast<uint32_t>(o >> 32));
 }
 
@@ -36,15 +45,17 @@ int64_t Claim(const Table& t, uint64_t i, int64_t e, int64_t now) {
                                         std::memory_order_relaxed)) {
     return 0;
   }
-  h.owner.store(Owner(platform::Pid(), next), std::memory_order_relaxed);
   h.granted_ns.store(now, std::memory_order_relaxed);
+  h.owner_pidns.store(platform::PidNamespaceId(), std::memory_order_relaxed);
+  h.owner.store(Owner(platform::Pid(), next), std::memory_order_release);
   return next;
 }
 
-void Unclaim(const Table& t, uint64_t i, int64_t next) {
+// Undoes a claim that never became a grant: the entry gets its previous
+// value back (no handle names (i, next), so reusing values is harmless).
+void Unclaim(const Table& t, uint64_t i, int64_t next, int64_t prev) {
   int64_t expected = next;
-  t.entries[i].expiry.compare_exchange_strong(expected, -next,
-                                              std::memory_order_acq_rel,
+  t.entries[i].expiry.compare_exchange_strong(expected, prev, std::memory_order_acq_rel,
                                               std::memory_order_relaxed);
 }
 
@@ -84,7 +95,7 @@ Grant TryAcquire(const Table& t, int64_t now, bool real_time) {
     // Invariant 3: the grant is dated at the token's fetch_add.
     const uint64_t token = t.token->fetch_add(1, std::memory_order_seq_cst) + 1;
     if (real_time && platform::NowNs() >= next) {
-      Unclaim(t, i, next);  // lapsed before it was ours: not a grant
+      Unclaim(t, i, next, e);  // lapsed before it was ours: not a grant
       continue;
     }
     h.token.store(token, std::memory_order_relaxed);
@@ -100,17 +111,17 @@ Grant TryAcquire(const Table& t, int64_t now, bool real_time) {
 Decision TryAcquireN(const Table& t, uint32_t n, int64_t now, bool* sealed) {
   if (n > t.len) return {false, now, -1};
   if (now < t.gate_until_ns) return {false, now, t.gate_until_ns - now};
-  uint64_t idx_inline[8];
-  int64_t next_inline[8];
-  uint64_t* idx = idx_inline;
-  int64_t* nexts = next_inline;
-  std::unique_ptr<uint64_t[]> idx_heap;
-  std::unique_ptr<int64_t[]> next_heap;
+  struct Taken {
+    uint64_t index;
+    int64_t next;
+    int64_t prev;
+  };
+  Taken inline_taken[8];
+  std::unique_ptr<Taken[]> heap_taken;  // only for n > 8
+  Taken* taken = inline_taken;
   if (n > 8) {
-    idx_heap.reset(new uint64_t[n]);
-    next_heap.reset(new int64_t[n]);
-    idx = idx_heap.get();
-    nexts = next_heap.get();
+    heap_taken.reset(new Taken[n]);
+    taken = heap_taken.get();
   }
   uint32_t got = 0;
   for (uint64_t i = 0; i < t.len && got < n; ++i) {
@@ -125,21 +136,25 @@ Decision TryAcquireN(const Table& t, uint32_t n, int64_t now, bool* sealed) {
     if (next == 0) continue;
     h.token.store(t.token->fetch_add(1, std::memory_order_seq_cst) + 1,
                   std::memory_order_relaxed);
-    idx[got] = i;
-    nexts[got] = next;
-    ++got;
+    taken[got++] = {i, next, e};
   }
   if (got == n) return {true, now, 0};
-  for (uint32_t j = 0; j < got; ++j) Unclaim(t, idx[j], nexts[j]);
+  for (uint32_t j = 0; j < got; ++j) Unclaim(t, taken[j].index, taken[j].next, taken[j].prev);
   return {false, now, Soonest(t, now)};
 }
 
 bool Release(const Table& t, const Lease& lease, int64_t now) {
   if (lease.index >= t.len || lease.expires_ns <= now) return false;
+  HolderEntry& h = t.entries[lease.index];
+  // Publish the release time first, and only ever raise it: a releaser whose
+  // CAS then fails (not its lease any more) can only make the entry free
+  // later, never earlier.
+  int64_t since = h.free_since_ns.load(std::memory_order_relaxed);
+  while (since < now && !h.free_since_ns.compare_exchange_weak(since, now, std::memory_order_relaxed)) {
+  }
   int64_t expected = lease.expires_ns;
-  return t.entries[lease.index].expiry.compare_exchange_strong(
-      expected, -lease.expires_ns, std::memory_order_acq_rel,
-      std::memory_order_relaxed);
+  return h.expiry.compare_exchange_strong(expected, -lease.expires_ns, std::memory_order_acq_rel,
+                                          std::memory_order_relaxed);
 }
 
 bool Renew(const Table& t, Lease* lease, int64_t now) {
@@ -151,7 +166,8 @@ bool Renew(const Table& t, Lease* lease, int64_t now) {
                                         std::memory_order_relaxed)) {
     return false;
   }
-  h.owner.store(Owner(platform::Pid(), next), std::memory_order_relaxed);
+  h.owner_pidns.store(platform::PidNamespaceId(), std::memory_order_relaxed);
+  h.owner.store(Owner(platform::Pid(), next), std::memory_order_release);
   lease->expires_ns = next;
   return true;
 }

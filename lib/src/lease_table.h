@@ -4,25 +4,33 @@
 //
 // Invariants:
 //  1. An entry is held iff expiry > now. It is taken only by a CAS from a
-//     value that is not held (expiry <= 0: released; 0 < expiry <= now:
-//     lapsed) or, with reclaim, held by a pid that no longer exists (4).
+//     value that is not held: released (expiry <= 0) and now >= its
+//     free_since (the release time), lapsed (0 < expiry <= now), or, with
+//     reclaim, held by a pid that no longer exists (4). So every earlier
+//     hold of the entry ended at or before the new grant's time, whatever
+//     the order in which stale clocks reach the CAS.
 //  2. Each new expiry is larger than the absolute value of the one it
 //     replaces, and release stores -expiry, so (index, expiry) names one
 //     grant forever: a late Release/Renew of an old grant fails its CAS.
-//  3. Fencing tokens come from one counter, fetch_add after the claim CAS;
-//     the grant is dated at that fetch_add. With real time, a claimer that
-//     finds its lease already lapsed after taking the token gives it back
-//     and retries, so a later grant of the same entry always has a larger
-//     token. (seq_cst fetch_add is a full barrier before the clock read.)
-//  4. owner = pid << 32 | low 32 bits of expiry is written after the claim
-//     (relaxed). A reclaimer trusts the pid only when the low bits match the
-//     expiry it read, so a half-written owner never causes a reclaim; pid
+//     (A claim rolled back before it became a grant restores the previous
+//     value: no handle names it.)
+//  3. Fencing tokens come from one counter, fetch_add after the claim CAS.
+//     By 1, a later grant of the same entry claims after this grant's
+//     holder had its token, so its token is larger. With real time, a
+//     claimer that finds its lease already lapsed after taking the token
+//     rolls back. (seq_cst fetch_add is a full barrier before that clock
+//     read.)
+//  4. owner = pid << 32 | low 32 bits of expiry is stored (release) after
+//     owner_pidns. A reclaimer trusts the pid only when the low bits match
+//     the expiry it read and the pid namespace is its own, so a half-written
+//     owner or a pid from another container never causes a reclaim; pid
 //     reuse only delays a reclaim until ttl (the safe direction).
-//  5. gate_until (after shrinking holders live) denies every grant until the
+//  5. free_since only grows (CAS max), and is written before the release
+//     CAS: a failed or stale releaser can delay reuse, never advance it.
+//  6. gate_until (after shrinking holders live) denies every grant until the
 //     dropped leases have lapsed.
-// Memory order: expiry CAS is acq_rel, so the entry's token/owner written by
-// the previous holder are ordered before the next claim; readers of
-// token/owner are diagnostic or double-checked (4).
+// Memory order: expiry CAS is acq_rel, so what the previous holder wrote
+// (owner, token, free_since) is ordered before the next claim.
 #ifndef SLUICE_SRC_LEASE_TABLE_H_
 #define SLUICE_SRC_LEASE_TABLE_H_
 

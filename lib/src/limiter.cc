@@ -34,6 +34,9 @@ struct HandleCache {
   std::atomic<uint64_t> denied{0};
   std::atomic<uint32_t> calls{0};
   std::atomic<int64_t> last_flush_ns{0};
+  // platform::ForkGeneration() the counters belong to: a fork child drops
+  // the parent's unflushed counts instead of flushing them a second time.
+  std::atomic<uint64_t> fork_gen{0};
 
   void Flush();
   ~HandleCache() { Flush(); }
@@ -58,6 +61,11 @@ Status TooManyPermits(uint32_t n, const LimiterSpec& s) {
 
 void HandleCache::Flush() {
   if (read_only || slot == nullptr) return;
+  if (fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration()) {
+    granted.store(0, std::memory_order_relaxed);
+    denied.store(0, std::memory_order_relaxed);
+    fork_gen.store(platform::ForkGeneration(), std::memory_order_relaxed);
+  }
   const uint64_t g = granted.exchange(0, std::memory_order_relaxed);
   const uint64_t d = denied.exchange(0, std::memory_order_relaxed);
   calls.store(0, std::memory_order_relaxed);
@@ -90,6 +98,7 @@ StatusOr<Limiter> Limiter::Attach(std::shared_ptr<Mapping> m, uint32_t index) {
   l.cache_->slot = slot;
   l.cache_->read_only = m->read_only();
   l.cache_->last_flush_ns.store(platform::NowNs(), std::memory_order_relaxed);
+  l.cache_->fork_gen.store(platform::ForkGeneration(), std::memory_order_relaxed);
   l.cache_->all.push_back(std::make_unique<ActiveParams>(std::move(*p)));
   l.cache_->active.store(l.cache_->all.back().get(), std::memory_order_release);
   l.m_ = std::move(m);
@@ -121,6 +130,7 @@ const ActiveParams* Limiter::Reload() const {
 
 void Limiter::Count(bool granted, uint32_t permits, int64_t now) const {
   HandleCache& c = *cache_;
+  if (c.fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration()) c.Flush();
   std::atomic<uint64_t>& n = granted ? c.granted : c.denied;
   n.store(n.load(std::memory_order_relaxed) + permits, std::memory_order_relaxed);
   const uint32_t calls = c.calls.load(std::memory_order_relaxed) + 1;

@@ -103,6 +103,11 @@ Status ValidateHeader(const Header& h, uint64_t file_size, std::string_view path
       h.total_size != arena_off + h.arena_size) {
     return Status(Code::kCorrupt, p + ": inconsistent section offsets");
   }
+  const uint64_t used = h.arena_used.load(std::memory_order_relaxed);
+  if (used > h.arena_size || used % kCacheLine != 0) {
+    return Status(Code::kCorrupt, p + ": arena bump pointer " + std::to_string(used) +
+                                      " is out of range or misaligned");
+  }
   if (file_size != h.total_size) {
     return Status(Code::kCorrupt, p + ": file is " + std::to_string(file_size) +
                                       " bytes, header says " +
@@ -212,6 +217,10 @@ StatusOr<uint64_t> Mapping::Allocate(uint64_t bytes) {
   bytes = RoundUp(bytes, kCacheLine);
   uint64_t used = header_->arena_used.load(std::memory_order_relaxed);
   for (;;) {
+    // Shared memory: re-check what another process may have written.
+    if (used % kCacheLine != 0) {
+      return Status(Code::kCorrupt, "segment arena bump pointer is misaligned");
+    }
     if (used > header_->arena_size || bytes > header_->arena_size - used) {
       return Status(Code::kFull, "segment arena is full (" + std::to_string(header_->arena_size) +
                                      " bytes); recreate the namespace with a larger arena");

@@ -27,21 +27,26 @@ StatusOr<uint64_t> WriteParams(Mapping& m, const LimiterSpec& spec, uint64_t rin
     if (spec.algorithm == Algorithm::kSliding) {
       auto* hdr = m.ArenaAt<RingHeader>(ring_off, 1);
       auto* words = m.ArenaAt<std::atomic<int64_t>>(ring_off + sizeof(RingHeader), spec.limit);
+      if (hdr == nullptr || words == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
       hdr->hint.store(0, std::memory_order_relaxed);
       for (uint64_t i = 0; i < spec.limit; ++i) words[i].store(kFreeStamp, std::memory_order_relaxed);
     } else {
       auto* e = m.ArenaAt<HolderEntry>(ring_off, spec.holders);
+      if (e == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
       for (uint64_t i = 0; i < spec.holders; ++i) {
         e[i].expiry.store(lease::kUnusedExpiry, std::memory_order_relaxed);
         e[i].owner.store(0, std::memory_order_relaxed);
+        e[i].owner_pidns.store(0, std::memory_order_relaxed);
         e[i].token.store(0, std::memory_order_relaxed);
         e[i].granted_ns.store(0, std::memory_order_relaxed);
+        e[i].free_since_ns.store(INT64_MIN, std::memory_order_relaxed);
       }
     }
   }
   StatusOr<uint64_t> off = m.Allocate(sizeof(ParamsRecord));
   if (!off.ok()) return off.status();
   auto* rec = m.ArenaAt<ParamsRecord>(*off, 1);
+  if (rec == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
   rec->magic = kParamsMagic;
   rec->algorithm = static_cast<uint32_t>(spec.algorithm);
   rec->rate = spec.rate;

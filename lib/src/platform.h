@@ -27,8 +27,14 @@ void FutexWakeAll(std::atomic<uint32_t>* word);
 
 // This process's pid, cached (refreshed in fork children).
 uint32_t Pid();
+// Bumped in every fork child: process-local state copied by fork (a
+// handle's unflushed counters) can tell it is a copy.
+uint64_t ForkGeneration();
 // False only when `pid` certainly does not exist (kill(pid, 0) == ESRCH).
 bool ProcessMayBeAlive(uint32_t pid);
+// Identity of this process's PID namespace (inode of /proc/self/ns/pid);
+// 0 when unknown. Pids are only comparable within one namespace.
+uint64_t PidNamespaceId();
 
 }  // namespace sluice::platform
 

@@ -3,6 +3,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,13 +16,25 @@ namespace sluice::platform {
 namespace {
 
 std::atomic<uint32_t> g_pid{0};
+std::atomic<uint64_t> g_pidns{0};
+std::atomic<uint64_t> g_fork_gen{0};
 
-void RefreshPid() { g_pid.store(static_cast<uint32_t>(getpid()), std::memory_order_relaxed); }
+void RefreshPid() {
+  g_pid.store(static_cast<uint32_t>(getpid()), std::memory_order_relaxed);
+  struct stat st;
+  g_pidns.store(stat("/proc/self/ns/pid", &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0,
+                std::memory_order_relaxed);
+}
+
+void InChild() {
+  RefreshPid();
+  g_fork_gen.fetch_add(1, std::memory_order_relaxed);
+}
 
 struct PidInit {
   PidInit() {
     RefreshPid();
-    pthread_atfork(nullptr, nullptr, RefreshPid);
+    pthread_atfork(nullptr, nullptr, InChild);
   }
 } g_pid_init;
 
@@ -80,6 +93,10 @@ void FutexWakeAll(std::atomic<uint32_t>* word) {
 }
 
 uint32_t Pid() { return g_pid.load(std::memory_order_relaxed); }
+
+uint64_t ForkGeneration() { return g_fork_gen.load(std::memory_order_relaxed); }
+
+uint64_t PidNamespaceId() { return g_pidns.load(std::memory_order_relaxed); }
 
 bool ProcessMayBeAlive(uint32_t pid) {
   if (pid == 0) return true;

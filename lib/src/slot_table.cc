@@ -136,6 +136,8 @@ StatusOr<uint64_t> ResizeLease(Mapping& m, SlotLayout* slot, const ActiveParams&
     if (i < spec.holders) {
       HolderEntry& n = next->table.entries[i];
       n.owner.store(o.owner.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      n.owner_pidns.store(o.owner_pidns.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      n.free_since_ns.store(o.free_since_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
       n.token.store(o.token.load(std::memory_order_relaxed), std::memory_order_relaxed);
       n.granted_ns.store(o.granted_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
       n.expiry.store(e, std::memory_order_relaxed);
@@ -145,8 +147,7 @@ StatusOr<uint64_t> ResizeLease(Mapping& m, SlotLayout* slot, const ActiveParams&
   }
   if (gate == cur.table.gate_until_ns) return fresh;
   // The record is immutable once written: write one more with the gate.
-  auto* rec = m.ArenaAt<ParamsRecord>(*fresh, 1);
-  return WriteParams(m, spec, rec->ring_off, gate);
+  return WriteParams(m, spec, next->ring_off, gate);
 }
 
 Status Update(Mapping& m, SlotLayout* slot, uint32_t index, const LimiterSpec& spec) {

@@ -44,7 +44,8 @@ void RateTracker::Add(const Snapshot& snap) {
     if (it == series_.end()) it = series_.emplace(r.name, std::deque<Sample>{}).first;
     std::deque<Sample>& d = it->second;
     // A counter that went down means the limiter was recreated: restart.
-    if (!d.empty() && (r.stats.granted < d.back().granted || r.stats.denied < d.back().denied)) d.clear();
+    if (!d.empty() && (r.stats.granted < d.back().granted || r.stats.denied < d.back().denied))
+      d.clear();
     d.push_back({snap.taken_ns, r.stats.granted, r.stats.denied});
     while (d.size() > 2 && d[1].t < snap.taken_ns - history_ns_) d.pop_front();
   }
@@ -59,7 +60,8 @@ void RateTracker::Add(const Snapshot& snap) {
 }
 
 const RateTracker::Sample* RateTracker::At(const std::deque<Sample>& d, int64_t t) {
-  auto it = std::upper_bound(d.begin(), d.end(), t, [](int64_t v, const Sample& s) { return v < s.t; });
+  auto it =
+      std::upper_bound(d.begin(), d.end(), t, [](int64_t v, const Sample& s) { return v < s.t; });
   if (it == d.begin()) return nullptr;
   return &*(it - 1);
 }
@@ -116,23 +118,26 @@ std::string Sparkline(const std::vector<double>& values, double max, bool ascii)
   return out;
 }
 
-std::vector<std::string> RenderTop(const Snapshot& snap, const RateTracker& rates, const TopOptions& o) {
+std::vector<std::string> RenderTop(const Snapshot& snap, const RateTracker& rates,
+                                   const TopOptions& o) {
   const size_t width = static_cast<size_t>(std::max(o.width, 40));
   const int height = std::max(o.height, 5);
   std::vector<std::string> lines;
-  std::string title = "sluice top - namespace " + snap.info.ns + " - " + std::to_string(snap.rows.size()) +
-                      " limiter" + (snap.rows.size() == 1 ? "" : "s");
+  std::string title = "sluice top - namespace " + snap.info.ns + " - " +
+                      std::to_string(snap.rows.size()) + " limiter" +
+                      (snap.rows.size() == 1 ? "" : "s");
   if (!o.clock.empty()) title += " - " + o.clock;
   lines.push_back(Fit(title, width));
   lines.push_back(Fit("rates over the last 1s; refresh " + FormatDurationShort(o.refresh_ns) +
-                          "; sparkline: granted/s, last 60s", width));
+                          "; sparkline: granted/s, last 60s",
+                      width));
   // NAME RATE/s UTIL DENY/s WAIT LEVEL SPARKLINE
   const size_t name_w = 16;
   const size_t fixed = name_w + 1 + 8 + 1 + 5 + 1 + 8 + 1 + 5 + 1 + 11 + 1;
   const int spark_w = static_cast<int>(std::min<size_t>(60, width > fixed ? width - fixed : 0));
-  lines.push_back(Fit(Fit("NAME", name_w) + " " + FitRight("RATE/s", 8) + " " + FitRight("UTIL", 5) + " " +
-                          FitRight("DENY/s", 8) + " " + FitRight("WAIT", 5) + " " + Fit("LEVEL", 11) + " " +
-                          "LAST 60s",
+  lines.push_back(Fit(Fit("NAME", name_w) + " " + FitRight("RATE/s", 8) + " " +
+                          FitRight("UTIL", 5) + " " + FitRight("DENY/s", 8) + " " +
+                          FitRight("WAIT", 5) + " " + Fit("LEVEL", 11) + " " + "LAST 60s",
                       width));
   const size_t room = static_cast<size_t>(height - 4);
   const bool overflow = snap.rows.size() > room;
@@ -160,7 +165,8 @@ std::vector<std::string> RenderTop(const Snapshot& snap, const RateTracker& rate
     }
     lines.push_back(row);
   }
-  if (overflow) lines.push_back(Fit("... " + std::to_string(snap.rows.size() - shown) + " more", width));
+  if (overflow)
+    lines.push_back(Fit("... " + std::to_string(snap.rows.size() - shown) + " more", width));
   if (snap.rows.empty()) lines.push_back(Fit("(no limiters)", width));
   while (static_cast<int>(lines.size()) < height - 1) lines.push_back(std::string(width, ' '));
   lines.push_back(Fit("q: quit", width));

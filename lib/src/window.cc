@@ -53,7 +53,10 @@ Decision TryAcquire(std::atomic<int64_t>& state, const Params& p, uint32_t n,
     const int64_t next = static_cast<int64_t>((use_idx << kCountBits) | (count + n));
     if (state.compare_exchange_weak(cur, next, std::memory_order_relaxed,
                                     std::memory_order_relaxed)) {
-      return {true, now, 0};
+      // A stale clock's grant counts in the stored, newer window: date it
+      // at that window's start (a time the real clock has already passed).
+      const int64_t at = delta < 0 ? (now / p.window_ns - delta) * p.window_ns : now;
+      return {true, at, 0};
     }
   }
 }

@@ -6,7 +6,8 @@
 //  1. count only grows within one window index; a CAS that moves to a newer
 //     index starts count at 0. count + n <= limit for every grant.
 //  2. A `now` older than the stored index (a stale or backwards clock) is
-//     counted against the stored, newer window: it can deny, never exceed.
+//     counted against the stored, newer window: it can deny, never exceed;
+//     such a grant is dated (Decision::now_ns) at that window's start.
 //  3. As with any fixed-window counter, up to 2*limit can pass in an
 //     interval of length `window` that straddles a boundary (docs say so).
 // Memory order: relaxed, as for gcra: the word carries no other data.

@@ -53,7 +53,7 @@ struct ApplyReport {
   std::string ns;
   bool creates_segment = false;  // the segment did not exist
   bool dry_run = false;
-  uint32_t segment_mode = 0;     // existing segment's mode (0 if new)
+  uint32_t segment_mode = 0;  // existing segment's mode (0 if new)
   uint32_t file_mode = 0600;
   std::vector<ApplyItem> items;  // file order, then the missing ones
 

@@ -44,12 +44,12 @@ struct AllotterConfig {
 
 // A parsed, validated budget file. Plain value type.
 struct Budget {
-  std::string source;                 // file name used in messages
-  std::optional<std::string> ns;      // `namespace`, if set
+  std::string source;             // file name used in messages
+  std::optional<std::string> ns;  // `namespace`, if set
   SourcePos ns_pos;
-  uint32_t mode = 0600;               // `mode`, permission bits
+  uint32_t mode = 0600;                 // `mode`, permission bits
   std::vector<BudgetLimiter> limiters;  // in file order
-  SourcePos limiters_pos;             // the [limiters] table
+  SourcePos limiters_pos;               // the [limiters] table
   std::optional<AllotterConfig> allotter;
 
   // "FILE:LINE:COL: message".

@@ -23,16 +23,16 @@ namespace sluice {
 
 // One interval where the bound is exceeded.
 struct GuaranteeViolation {
-  int64_t start_ns = 0;   // first grant of the interval
-  int64_t end_ns = 0;     // last grant of the interval
-  uint64_t grants = 0;    // permits granted in [start_ns, end_ns]
-  double allowed = 0;     // what the guarantee allows there
+  int64_t start_ns = 0;  // first grant of the interval
+  int64_t end_ns = 0;    // last grant of the interval
+  uint64_t grants = 0;   // permits granted in [start_ns, end_ns]
+  double allowed = 0;    // what the guarantee allows there
 };
 
 struct GuaranteeReport {
-  uint64_t grants = 0;      // permits checked
-  uint64_t violations = 0;  // grants that ended an over-limit interval
-  double max_excess = 0;    // the worst grants - allowed
+  uint64_t grants = 0;                       // permits checked
+  uint64_t violations = 0;                   // grants that ended an over-limit interval
+  double max_excess = 0;                     // the worst grants - allowed
   std::vector<GuaranteeViolation> examples;  // the first few (<= 10)
 
   bool ok() const { return violations == 0; }

@@ -36,8 +36,8 @@ struct LimiterRow {
   LimiterSpec spec;
   LimiterStats stats;
   LimiterLevel level;
-  uint64_t allocation = 0;                 // fleet limiters only
-  int64_t allocation_expires_ns = 0;       // CLOCK_MONOTONIC; 0: never set
+  uint64_t allocation = 0;            // fleet limiters only
+  int64_t allocation_expires_ns = 0;  // CLOCK_MONOTONIC; 0: never set
   AllocationState allocation_state = AllocationState::kNone;
 };
 
@@ -59,7 +59,8 @@ class SLUICE_EXPORT Inspector {
   const Segment& segment() const { return seg_; }
 
  private:
-  Inspector(Segment seg, std::shared_ptr<Mapping> raw) : seg_(std::move(seg)), raw_(std::move(raw)) {}
+  Inspector(Segment seg, std::shared_ptr<Mapping> raw)
+      : seg_(std::move(seg)), raw_(std::move(raw)) {}
   Segment seg_;
   std::shared_ptr<Mapping> raw_;  // same object, for the fleet words
 };

@@ -38,8 +38,11 @@ struct Lease {
   uint32_t index = 0;        // holder entry
 };
 
-// Counters other processes can read. Counters are flushed from each process
-// in batches (at most 64 decisions or 1 ms late), never on every call.
+// Counters other processes can read. Each handle counts in process memory
+// and flushes in batches, never on every call: after 64 decisions, on the
+// first decision 1 ms after the last flush, on FlushStats() and when the
+// last copy of the handle is destroyed. A process that dies (or _exit()s)
+// loses its unflushed batch; a fork child never re-counts its parent's.
 struct LimiterStats {
   uint64_t granted = 0;     // permits granted
   uint64_t denied = 0;      // permits denied

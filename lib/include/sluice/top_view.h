@@ -54,8 +54,8 @@ SLUICE_EXPORT std::string Sparkline(const std::vector<double>& values, double ma
 struct TopOptions {
   int width = 80;
   int height = 24;
-  bool ascii = false;          // ASCII sparkline (no UTF-8 terminal)
-  std::string clock;           // shown in the title, e.g. "14:03:05"
+  bool ascii = false;  // ASCII sparkline (no UTF-8 terminal)
+  std::string clock;   // shown in the title, e.g. "14:03:05"
   int64_t refresh_ns = 250'000'000;
 };
 
