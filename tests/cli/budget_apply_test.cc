@@ -60,7 +60,8 @@ TEST(BudgetApply, CreatesSegmentAndLimiters) {
   StatusOr<ApplyReport> r = ApplyBudget(Parse(std::string("mode = \"0640\"\n") + kThree), To(ns));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(r->creates_segment);
-  EXPECT_EQ(Actions(*r), (std::vector<ApplyAction>{ApplyAction::kCreate, ApplyAction::kCreate, ApplyAction::kCreate}));
+  EXPECT_EQ(Actions(*r), (std::vector<ApplyAction>{ApplyAction::kCreate, ApplyAction::kCreate,
+                                                   ApplyAction::kCreate}));
   StatusOr<Segment> seg = Segment::Open(ns.ns());
   ASSERT_TRUE(seg.ok());
   ASSERT_EQ(seg->List().size(), 3u);
@@ -82,7 +83,8 @@ TEST(BudgetApply, SameFileTwiceChangesNothing) {
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->changes());
   EXPECT_EQ(Actions(*again),
-            (std::vector<ApplyAction>{ApplyAction::kUnchanged, ApplyAction::kUnchanged, ApplyAction::kUnchanged}));
+            (std::vector<ApplyAction>{ApplyAction::kUnchanged, ApplyAction::kUnchanged,
+                                      ApplyAction::kUnchanged}));
   EXPECT_EQ(Segment::Open(ns.ns())->Info().arena_used, arena) << "nothing was written";
 }
 
@@ -93,7 +95,8 @@ TEST(BudgetApply, InvalidThirdLimiterChangesNothing) {
   ASSERT_TRUE(seg.Define("mutex", LimiterSpec::Window(3, 1000 * kMs)).ok());  // another algorithm
   const uint64_t arena = seg.Info().arena_used;
   // 1st new, 2nd a live change, 3rd changes algorithm: must fail as a whole.
-  const std::string text = std::string(kThree).replace(std::string(kThree).find("limit = 5"), 9, "limit = 7");
+  const std::string text =
+      std::string(kThree).replace(std::string(kThree).find("limit = 5"), 9, "limit = 7");
   StatusOr<ApplyReport> r = ApplyBudget(Parse(text), To(ns));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kExists);
@@ -122,7 +125,8 @@ TEST(BudgetApply, LiveChangeKeepsState) {
   Limiter search = *seg.Find("search");
   const int64_t t0 = MonotonicNowNs();
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(search.TryAcquireAt(1, t0).granted);
-  const std::string text = std::string(kThree).replace(std::string(kThree).find("limit = 5"), 9, "limit = 6");
+  const std::string text =
+      std::string(kThree).replace(std::string(kThree).find("limit = 5"), 9, "limit = 6");
   StatusOr<ApplyReport> r = ApplyBudget(Parse(text), To(ns));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->items[1].action, ApplyAction::kUpdate);
@@ -139,7 +143,8 @@ TEST(BudgetApply, MissingLimitersAreKeptUnlessPruned) {
   Segment seg = *Segment::Open(ns.ns());
   Limiter mutex = *seg.Find("mutex");
   ASSERT_TRUE(mutex.TryAcquire(1).granted);
-  const std::string two = std::string(kThree).substr(0, std::string(kThree).find("[limiters.mutex]"));
+  const std::string two =
+      std::string(kThree).substr(0, std::string(kThree).find("[limiters.mutex]"));
   StatusOr<ApplyReport> keep = ApplyBudget(Parse(two), To(ns));
   ASSERT_TRUE(keep.ok());
   ASSERT_EQ(keep->items.size(), 3u);

@@ -85,55 +85,71 @@ struct Malformed {
 };
 
 const Malformed kMalformed[] = {
-    {"typo in a key", "namespace = \"web\"\n[limiters.a]\nalgorithm = \"gcra\"\nrate = 10\nburts = 5\n", 5, 1,
+    {"typo in a key",
+     "namespace = \"web\"\n[limiters.a]\nalgorithm = \"gcra\"\nrate = 10\nburts = 5\n", 5, 1,
      "unknown key 'burts'"},
     {"unterminated string", "[limiters.a]\nalgorithm = \"gcra\"\nrate = 10\nperiod = \"1s\n", 4, 13,
      "Error while parsing string"},
-    {"unknown top-level key", "mode = \"0600\"\nnamespaces = \"web\"\n", 2, 1, "unknown key 'namespaces'"},
+    {"unknown top-level key", "mode = \"0600\"\nnamespaces = \"web\"\n", 2, 1,
+     "unknown key 'namespaces'"},
     {"zero rate", "[limiters.a]\nalgorithm = \"gcra\"\nrate = 0\n", 3, 8, "rate must be between 1"},
-    {"negative rate", "[limiters.a]\nalgorithm = \"gcra\"\nrate = -5\n", 3, 8, "must not be negative"},
-    {"duration without unit", "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 5\nwindow = \"800\"\n", 4, 10,
-     "has no unit"},
-    {"duration with space", "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 5\nwindow = \"800 ms\"\n", 4, 10,
+    {"negative rate", "[limiters.a]\nalgorithm = \"gcra\"\nrate = -5\n", 3, 8,
+     "must not be negative"},
+    {"duration without unit",
+     "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 5\nwindow = \"800\"\n", 4, 10, "has no unit"},
+    {"duration with space",
+     "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 5\nwindow = \"800 ms\"\n", 4, 10,
      "unknown unit"},
-    {"missing required key", "\n[limiters.a]\nalgorithm = \"sliding\"\nlimit = 5\n", 2, 1, "missing key 'window'"},
+    {"missing required key", "\n[limiters.a]\nalgorithm = \"sliding\"\nlimit = 5\n", 2, 1,
+     "missing key 'window'"},
     {"missing algorithm", "[limiters.a]\nrate = 5\n", 1, 1, "missing key 'algorithm'"},
-    {"unknown algorithm", "[limiters.a]\nalgorithm = \"token-bucket\"\n", 2, 13, "algorithm must be one of"},
+    {"unknown algorithm", "[limiters.a]\nalgorithm = \"token-bucket\"\n", 2, 13,
+     "algorithm must be one of"},
     {"bad limiter name", "[limiters.\"bad name\"]\nalgorithm = \"gcra\"\nrate = 1\n", 1, 11,
      "may only hold letters"},
     {"non-octal mode", "mode = \"0999\"\n", 1, 8, "octal permission bits"},
     {"mode without owner rw", "mode = \"0400\"\n", 1, 8, "owner read and write"},
-    {"key of another algorithm", "[limiters.a]\nalgorithm = \"lease\"\nholders = 1\nttl = \"250ms\"\nrate = 4\n", 5,
-     1, "does not apply to algorithm \"lease\""},
+    {"key of another algorithm",
+     "[limiters.a]\nalgorithm = \"lease\"\nholders = 1\nttl = \"250ms\"\nrate = 4\n", 5, 1,
+     "does not apply to algorithm \"lease\""},
     {"allotter address without port", "[allotter]\naddress = \"localhost\"\n", 2, 11, "host:port"},
-    {"typo in allotter", "[allotter]\nadress = \"localhost:1\"\n", 2, 1, "unknown key 'adress' in [allotter]"},
+    {"typo in allotter", "[allotter]\nadress = \"localhost:1\"\n", 2, 1,
+     "unknown key 'adress' in [allotter]"},
     {"limiters not a table", "limiters = 5\n", 1, 12, "limiters must be a table"},
     {"limiter not a table", "[limiters]\na = 5\n", 2, 5, "limiters.a must be a table"},
     {"integer overflow", "[limiters.a]\nalgorithm = \"gcra\"\nrate = 99999999999999999999\n", 3, 28,
      "not representable in 64 bits"},
-    {"absurd window limit", "[limiters.a]\nalgorithm = \"window\"\nlimit = 100000000\nwindow = \"1s\"\n", 3, 9,
+    {"absurd window limit",
+     "[limiters.a]\nalgorithm = \"window\"\nlimit = 100000000\nwindow = \"1s\"\n", 3, 9,
      "limit must be between 1 and 16777215"},
-    {"duplicate limiter", "[limiters.a]\nalgorithm = \"gcra\"\nrate = 10\n[limiters.a]\nalgorithm = \"gcra\"\n", 4, 1,
+    {"duplicate limiter",
+     "[limiters.a]\nalgorithm = \"gcra\"\nrate = 10\n[limiters.a]\nalgorithm = \"gcra\"\n", 4, 1,
      "cannot redefine existing table"},
-    {"overflowing duration", "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 5\nwindow = \"99999999999h\"\n", 4, 10,
+    {"overflowing duration",
+     "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 5\nwindow = \"99999999999h\"\n", 4, 10,
      "too large"},
-    {"duration below 1us", "[limiters.a]\nalgorithm = \"lease\"\nholders = 1\nttl = \"500ns\"\n", 4, 7,
-     "between 1us and 366 days"},
-    {"rate as a string", "[limiters.a]\nalgorithm = \"gcra\"\nrate = \"10\"\n", 3, 8, "rate must be an integer"},
-    {"rate as a float", "[limiters.a]\nalgorithm = \"gcra\"\nrate = 1.5\n", 3, 8, "rate must be an integer"},
-    {"bool as a string", "[limiters.a]\nalgorithm = \"lease\"\nholders = 2\nttl = \"1s\"\nreclaim = \"yes\"\n", 5, 11,
+    {"duration below 1us", "[limiters.a]\nalgorithm = \"lease\"\nholders = 1\nttl = \"500ns\"\n", 4,
+     7, "between 1us and 366 days"},
+    {"rate as a string", "[limiters.a]\nalgorithm = \"gcra\"\nrate = \"10\"\n", 3, 8,
+     "rate must be an integer"},
+    {"rate as a float", "[limiters.a]\nalgorithm = \"gcra\"\nrate = 1.5\n", 3, 8,
+     "rate must be an integer"},
+    {"bool as a string",
+     "[limiters.a]\nalgorithm = \"lease\"\nholders = 2\nttl = \"1s\"\nreclaim = \"yes\"\n", 5, 11,
      "reclaim must be true or false"},
     {"third limiter invalid",
-     "[limiters.ok1]\nalgorithm = \"gcra\"\nrate = 10\n[limiters.ok2]\nalgorithm = \"sliding\"\nlimit = 3\n"
+     "[limiters.ok1]\nalgorithm = \"gcra\"\nrate = 10\n[limiters.ok2]\nalgorithm = "
+     "\"sliding\"\nlimit = 3\n"
      "window = \"1s\"\n[limiters.bad3]\nalgorithm = \"lease\"\nholders = 0\nttl = \"1s\"\n",
      10, 11, "holders must be between 1"},
     {"bad namespace", "namespace = \"-web\"\n", 1, 13, "must not start with"},
-    {"duration as a number", "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 5\nwindow = 800\n", 4, 10,
-     "window must be a duration string"},
+    {"duration as a number", "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 5\nwindow = 800\n", 4,
+     10, "window must be a duration string"},
     {"namespace not a string", "namespace = 7\n", 1, 13, "namespace must be a string"},
-    {"absurd holders", "[limiters.a]\nalgorithm = \"lease\"\nholders = 1000000\nttl = \"1s\"\n", 3, 11,
-     "holders must be between 1 and 65536"},
-    {"sliding limit too large", "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 2000000\nwindow = \"1s\"\n", 3, 9,
+    {"absurd holders", "[limiters.a]\nalgorithm = \"lease\"\nholders = 1000000\nttl = \"1s\"\n", 3,
+     11, "holders must be between 1 and 65536"},
+    {"sliding limit too large",
+     "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 2000000\nwindow = \"1s\"\n", 3, 9,
      "limit must be between"},
 };
 
@@ -146,9 +162,11 @@ TEST_P(MalformedBudget, ReportsFileLineAndColumn) {
   StatusOr<Budget> b = ParseBudget(m.text, "bad.toml");
   ASSERT_FALSE(b.ok()) << m.what;
   EXPECT_EQ(b.status().code(), Code::kInvalidArgument);
-  const std::string prefix = "bad.toml:" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": ";
+  const std::string prefix =
+      "bad.toml:" + std::to_string(m.line) + ":" + std::to_string(m.column) + ": ";
   EXPECT_EQ(b.status().message().rfind(prefix, 0), 0u) << m.what << ": " << b.status().message();
-  EXPECT_NE(b.status().message().find(m.message), std::string::npos) << m.what << ": " << b.status().message();
+  EXPECT_NE(b.status().message().find(m.message), std::string::npos)
+      << m.what << ": " << b.status().message();
   EXPECT_EQ(b.status().message().find('\n'), std::string::npos) << "one line";
 }
 
@@ -174,11 +192,13 @@ TEST(BudgetFile, LoadReportsUnreadableFiles) {
   StatusOr<Budget> b = LoadBudgetFile("/nonexistent/sluice/budget.toml");
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), Code::kNotFound);
-  EXPECT_NE(b.status().message().find("/nonexistent/sluice/budget.toml: cannot read"), std::string::npos);
+  EXPECT_NE(b.status().message().find("/nonexistent/sluice/budget.toml: cannot read"),
+            std::string::npos);
 }
 
 TEST(BudgetFile, LoadNamesTheFileInErrors) {
-  const std::string path = ::testing::TempDir() + "/sluice_budget_" + std::to_string(getpid()) + ".toml";
+  const std::string path =
+      ::testing::TempDir() + "/sluice_budget_" + std::to_string(getpid()) + ".toml";
   {
     std::ofstream out(path);
     out << "[limiters.x]\nalgorithm = \"gcra\"\nrate = 0\n";

@@ -33,7 +33,8 @@ TEST(Guarantee, SlidingReportsViolations) {
   EXPECT_EQ(r.examples[0].end_ns, 99 * kMs);
   EXPECT_EQ(r.examples[0].grants, 4u);
   EXPECT_DOUBLE_EQ(r.max_excess, 1.0);
-  EXPECT_NE(r.Describe(s).find("1 violation of sliding limit=3"), std::string::npos) << r.Describe(s);
+  EXPECT_NE(r.Describe(s).find("1 violation of sliding limit=3"), std::string::npos)
+      << r.Describe(s);
 }
 
 TEST(Guarantee, GcraBurstThenRate) {
@@ -56,7 +57,8 @@ TEST(Guarantee, WindowIsPerAlignedWindow) {
   const LimiterSpec s = LimiterSpec::Window(2, 100 * kMs);
   // 2 at the end of one window, 2 at the start of the next: allowed (the
   // documented 2x across a boundary).
-  const std::vector<int64_t> ok = {1000 * kMs + 98 * kMs, 1000 * kMs + 99 * kMs, 1100 * kMs, 1101 * kMs};
+  const std::vector<int64_t> ok = {1000 * kMs + 98 * kMs, 1000 * kMs + 99 * kMs, 1100 * kMs,
+                                   1101 * kMs};
   EXPECT_TRUE(CheckGuarantee(s, ok).ok());
   const std::vector<int64_t> bad = {1100 * kMs, 1150 * kMs, 1199 * kMs};
   EXPECT_EQ(CheckGuarantee(s, bad).violations, 1u);
@@ -73,7 +75,8 @@ TEST(Guarantee, EmptyRunIsFine) {
 }
 
 TEST(Guarantee, MaxGrantsIn) {
-  EXPECT_DOUBLE_EQ(MaxGrantsIn(LimiterSpec::Gcra(100, kNanosPerSecond, 10), 2 * kNanosPerSecond), 210.0);
+  EXPECT_DOUBLE_EQ(MaxGrantsIn(LimiterSpec::Gcra(100, kNanosPerSecond, 10), 2 * kNanosPerSecond),
+                   210.0);
   EXPECT_DOUBLE_EQ(MaxGrantsIn(LimiterSpec::Sliding(5, 800 * kMs), 1600 * kMs), 10.0);
   EXPECT_DOUBLE_EQ(MaxGrantsIn(LimiterSpec::Sliding(5, 800 * kMs), 1601 * kMs), 15.0);
 }
@@ -82,8 +85,9 @@ TEST(Guarantee, MaxGrantsIn) {
 TEST(Guarantee, RealLimitersPassTheChecker) {
   testing::ScopedNamespace ns("guar");
   Segment seg = ns.Open();
-  for (const LimiterSpec& s : {LimiterSpec::Gcra(7, 100 * kMs, 3), LimiterSpec::Sliding(4, 50 * kMs),
-                               LimiterSpec::Window(4, 50 * kMs), LimiterSpec::Lease(3, 30 * kMs, false)}) {
+  for (const LimiterSpec& s :
+       {LimiterSpec::Gcra(7, 100 * kMs, 3), LimiterSpec::Sliding(4, 50 * kMs),
+        LimiterSpec::Window(4, 50 * kMs), LimiterSpec::Lease(3, 30 * kMs, false)}) {
     Limiter l = *seg.Define(std::string("l-") + AlgorithmName(s.algorithm), s);
     std::vector<int64_t> grants;
     for (int64_t t = kNanosPerSecond; t < kNanosPerSecond + 2000 * kMs; t += 997 * 1000) {

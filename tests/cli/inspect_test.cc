@@ -32,12 +32,13 @@ LimiterRow SlidingRow() {
 
 TEST(Inspect, RowJsonHasTheDocumentedFields) {
   const std::string j = RowToJson(SlidingRow(), 0);
-  EXPECT_EQ(j,
-            "{\"name\":\"search\",\"algorithm\":\"sliding\",\"global\":false,"
-            "\"spec\":\"sliding limit=5 window=800ms\",\"params\":{\"limit\":5,\"window_ns\":800000000},"
-            "\"steady_rate_per_s\":6.25,\"level\":{\"used\":5,\"capacity\":5,\"next_free_ns\":100000000},"
-            "\"granted\":12,\"denied\":3,\"asked\":15,\"waiting\":2,\"waits\":4,\"wait_ns\":1500,"
-            "\"demand_per_s\":2.5,\"allocation\":null}");
+  EXPECT_EQ(
+      j,
+      "{\"name\":\"search\",\"algorithm\":\"sliding\",\"global\":false,"
+      "\"spec\":\"sliding limit=5 window=800ms\",\"params\":{\"limit\":5,\"window_ns\":800000000},"
+      "\"steady_rate_per_s\":6.25,\"level\":{\"used\":5,\"capacity\":5,\"next_free_ns\":100000000},"
+      "\"granted\":12,\"denied\":3,\"asked\":15,\"waiting\":2,\"waits\":4,\"wait_ns\":1500,"
+      "\"demand_per_s\":2.5,\"allocation\":null}");
 }
 
 TEST(Inspect, FleetRowJsonAndShow) {
@@ -48,8 +49,9 @@ TEST(Inspect, FleetRowJsonAndShow) {
   r.allocation_state = AllocationState::kValid;
   const std::string j = RowToJson(r, kNanosPerSecond);
   EXPECT_NE(j.find("\"global\":true"), std::string::npos);
-  EXPECT_NE(j.find("\"allocation\":{\"permits\":40,\"state\":\"valid\",\"expires_in_ns\":2000000000}"),
-            std::string::npos)
+  EXPECT_NE(
+      j.find("\"allocation\":{\"permits\":40,\"state\":\"valid\",\"expires_in_ns\":2000000000}"),
+      std::string::npos)
       << j;
   const std::string s = FormatShow(r, kNanosPerSecond);
   EXPECT_NE(s.find("allocation:   40 (valid, lease ends in 2s)"), std::string::npos) << s;
@@ -59,7 +61,9 @@ TEST(Inspect, ShowText) {
   const std::string s = FormatShow(SlidingRow(), 0);
   EXPECT_NE(s.find("name:         search\n"), std::string::npos) << s;
   EXPECT_NE(s.find("params:       sliding limit=5 window=800ms\n"), std::string::npos) << s;
-  EXPECT_NE(s.find("level:        5/5 grants in the last window (next free in 100ms)\n"), std::string::npos) << s;
+  EXPECT_NE(s.find("level:        5/5 grants in the last window (next free in 100ms)\n"),
+            std::string::npos)
+      << s;
   EXPECT_NE(s.find("waiting:      2\n"), std::string::npos) << s;
   EXPECT_EQ(s.find("allocation"), std::string::npos) << "only for fleet limiters";
 }
@@ -80,11 +84,15 @@ TEST(Inspect, TableAlignsColumns) {
   snap.rows.push_back(g);
   const std::string t = FormatTable(snap);
   EXPECT_EQ(t.substr(0, t.find('\n')),
-            "NAME         ALGO    PARAMS                       LEVEL       GRANTED  DENIED   WAIT DEMAND/s");
-  EXPECT_NE(t.find("\nsearch       sliding limit=5 window=800ms         5/5         12       3        2    2.5\n"),
+            "NAME         ALGO    PARAMS                       LEVEL       GRANTED  DENIED   WAIT "
+            "DEMAND/s");
+  EXPECT_NE(t.find("\nsearch       sliding limit=5 window=800ms         5/5         12       3     "
+                   "   2    2.5\n"),
             std::string::npos)
       << t;
-  EXPECT_NE(t.find("\npartner-api  gcra    rate=100 period=1s burst=10  0/10        123.5k"), std::string::npos) << t;
+  EXPECT_NE(t.find("\npartner-api  gcra    rate=100 period=1s burst=10  0/10        123.5k"),
+            std::string::npos)
+      << t;
   snap.rows.clear();
   EXPECT_NE(FormatTable(snap).find("(no limiters in namespace 'web')"), std::string::npos);
 }
@@ -124,10 +132,11 @@ TEST(Inspect, SnapshotOfALiveSegmentIsReadOnly) {
   EXPECT_EQ(fleet->allocation_state, AllocationState::kValid);
   EXPECT_EQ(snap.info.ns, ns.ns());
   const std::string j = SnapshotToJson(snap);
-  EXPECT_EQ(j.rfind("{\"namespace\":\"" + ns.ns() + "\",\"path\":\"/dev/shm/sluice." + ns.ns() +
-                        "\",\"layout_version\":1,\"mode\":\"0600\",\"capacity\":256,\"used_slots\":2,",
-                    0),
-            0u)
+  EXPECT_EQ(
+      j.rfind("{\"namespace\":\"" + ns.ns() + "\",\"path\":\"/dev/shm/sluice." + ns.ns() +
+                  "\",\"layout_version\":1,\"mode\":\"0600\",\"capacity\":256,\"used_slots\":2,",
+              0),
+      0u)
       << j;
   // Read-only: the inspector's handles cannot take permits.
   Limiter ro = *in->segment().Find("search");

@@ -86,7 +86,8 @@ TEST(RenderTop, FitsTheScreen) {
   EXPECT_NE(lines[2].find("UTIL"), std::string::npos);
   EXPECT_NE(lines[2].find("DENY/s"), std::string::npos);
   EXPECT_NE(lines[2].find("WAIT"), std::string::npos);
-  EXPECT_EQ(lines[3].rfind("api                   100  100%        7     0 0/10", 0), 0u) << lines[3];
+  EXPECT_EQ(lines[3].rfind("api                   100  100%        7     0 0/10", 0), 0u)
+      << lines[3];
   EXPECT_EQ(lines[23].rfind("q: quit", 0), 0u);
 }
 

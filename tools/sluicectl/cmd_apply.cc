@@ -23,7 +23,8 @@ void AddApply(CLI::App& app, int* exit_code) {
   CLI::App* verb = app.add_subcommand("apply", "validate a budget file, then define its limiters");
   verb->add_option("FILE", o->file, "budget file (TOML); - reads standard input")->required();
   AddNamespaceOption(verb, &o->ns);
-  verb->add_flag("--prune", o->prune, "retire limiters that are not in the file (default: keep them)");
+  verb->add_flag("--prune", o->prune,
+                 "retire limiters that are not in the file (default: keep them)");
   verb->add_flag("--dry-run", o->dry_run, "validate and show what would change; change nothing");
   verb->add_flag("-q,--quiet", o->quiet, "print nothing on success");
   verb->footer(
@@ -36,7 +37,8 @@ void AddApply(CLI::App& app, int* exit_code) {
       "  sluicectl apply --dry-run budget.toml\n"
       "  sluicectl apply --prune -n web budget.toml");
   verb->callback([o, exit_code, verb] {
-    sluice::StatusOr<sluice::Budget> b = sluice::Status(sluice::Code::kInvalidArgument, "unreachable");
+    sluice::StatusOr<sluice::Budget> b =
+        sluice::Status(sluice::Code::kInvalidArgument, "unreachable");
     if (o->file == "-") {
       std::ostringstream text;
       text << std::cin.rdbuf();
@@ -50,8 +52,10 @@ void AddApply(CLI::App& app, int* exit_code) {
     }
     sluice::ApplyOptions opts;
     // An explicit -n wins over the file's namespace.
-    if (verb->count("--namespace") > 0) opts.ns = o->ns;
-    else if (!b->ns) opts.ns = o->ns;
+    if (verb->count("--namespace") > 0)
+      opts.ns = o->ns;
+    else if (!b->ns)
+      opts.ns = o->ns;
     opts.prune = o->prune;
     opts.dry_run = o->dry_run;
     sluice::StatusOr<sluice::ApplyReport> r = sluice::ApplyBudget(*b, opts);
@@ -82,8 +86,8 @@ void AddRm(CLI::App& app, int* exit_code) {
       "  sluicectl rm -f -n ci-1234");
   verb->callback([o, exit_code, verb] {
     if (verb->count("--namespace") == 0) {
-      *exit_code = Fail("rm needs an explicit -n NAMESPACE (it will not remove '" + o->ns +
-                        "' implicitly)");
+      *exit_code =
+          Fail("rm needs an explicit -n NAMESPACE (it will not remove '" + o->ns + "' implicitly)");
       return;
     }
     sluice::Status s = sluice::Segment::Remove(o->ns);

@@ -43,8 +43,9 @@ struct Region {
   }
 };
 
-[[noreturn]] void Worker(sluice::Limiter lim, Shared* sh, int64_t* times, sluice::LatencyHistogram* hist,
-                         uint32_t permits, int64_t duration, uint32_t procs) {
+[[noreturn]] void Worker(sluice::Limiter lim, Shared* sh, int64_t* times,
+                         sluice::LatencyHistogram* hist, uint32_t permits, int64_t duration,
+                         uint32_t procs) {
   hist->Clear();
   sh->ready.fetch_add(1);
   int64_t start;
@@ -86,12 +87,17 @@ void AddBench(CLI::App& app, int* exit_code) {
     uint32_t permits = 1;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* verb = app.add_subcommand("bench", "load generator: P processes hammer a limiter; check the guarantee");
+  CLI::App* verb = app.add_subcommand(
+      "bench", "load generator: P processes hammer a limiter; check the guarantee");
   verb->add_option("NAME", o->name, "limiter name")->required();
   AddNamespaceOption(verb, &o->ns);
-  verb->add_option("-p,--procs", o->procs, "worker processes")->capture_default_str()->check(CLI::Range(1u, 4096u));
+  verb->add_option("-p,--procs", o->procs, "worker processes")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 4096u));
   verb->add_option("-d,--duration", o->duration, "how long to run")->capture_default_str();
-  verb->add_option("-k,--permits", o->permits, "permits per try_acquire")->capture_default_str()->check(CLI::Range(1u, 1u << 20));
+  verb->add_option("-k,--permits", o->permits, "permits per try_acquire")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1u << 20));
   verb->footer(
       "Each worker calls try_acquire in a loop. Every grant's decision time is logged\n"
       "and checked offline against the limiter's guarantee; exit 1 if any violation.\n"
@@ -118,17 +124,21 @@ void AddBench(CLI::App& app, int* exit_code) {
     }
     const sluice::LimiterSpec spec = lim->spec();
     const double bound = sluice::MaxGrantsIn(spec, duration + sluice::kNanosPerSecond);
-    const uint64_t capacity = std::min<uint64_t>(kMaxLogged, static_cast<uint64_t>(bound * 1.5) + 65536);
+    const uint64_t capacity =
+        std::min<uint64_t>(kMaxLogged, static_cast<uint64_t>(bound * 1.5) + 65536);
     Region region;
-    region.bytes = sizeof(Shared) + 64 + o->procs * sizeof(sluice::LatencyHistogram) + capacity * sizeof(int64_t);
-    region.base = mmap(nullptr, region.bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    region.bytes = sizeof(Shared) + 64 + o->procs * sizeof(sluice::LatencyHistogram) +
+                   capacity * sizeof(int64_t);
+    region.base = mmap(nullptr, region.bytes, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (region.base == MAP_FAILED) {
       *exit_code = Fail(std::string("mmap: ") + std::strerror(errno));
       return;
     }
     auto* sh = new (region.base) Shared{};
     sh->capacity = capacity;
-    auto* hists = reinterpret_cast<sluice::LatencyHistogram*>(static_cast<char*>(region.base) + 64 + sizeof(Shared));
+    auto* hists = reinterpret_cast<sluice::LatencyHistogram*>(static_cast<char*>(region.base) + 64 +
+                                                              sizeof(Shared));
     auto* times = reinterpret_cast<int64_t*>(hists + o->procs);
     std::fflush(nullptr);
     std::vector<pid_t> kids;
@@ -153,23 +163,29 @@ void AddBench(CLI::App& app, int* exit_code) {
     }
     const uint64_t logged = std::min(sh->next.load(), capacity);
     std::sort(times, times + logged);
-    const sluice::GuaranteeReport report = sluice::CheckGuarantee(spec, std::span<const int64_t>(times, logged));
+    const sluice::GuaranteeReport report =
+        sluice::CheckGuarantee(spec, std::span<const int64_t>(times, logged));
     sluice::LatencyHistogram all;
     all.Clear();
     for (uint32_t p = 0; p < o->procs; ++p) all.Merge(hists[p]);
     const double secs = double(duration) / 1e9;
     const double allowed = sluice::MaxGrantsIn(spec, duration);
-    std::printf("bench %s (%s): %u procs, %s, %u permit(s) per call\n", o->name.c_str(), spec.Describe().c_str(),
-                o->procs, sluice::FormatDuration(duration).c_str(), o->permits);
+    std::printf("bench %s (%s): %u procs, %s, %u permit(s) per call\n", o->name.c_str(),
+                spec.Describe().c_str(), o->procs, sluice::FormatDuration(duration).c_str(),
+                o->permits);
     std::printf("  calls      %llu (%s)\n", static_cast<unsigned long long>(sh->calls.load()),
                 Rate(double(sh->calls.load()) / secs).c_str());
     std::printf("  granted    %llu permits (%s); configured %s, at most %.0f in this run\n",
-                static_cast<unsigned long long>(sh->next.load()), Rate(double(sh->next.load()) / secs).c_str(),
+                static_cast<unsigned long long>(sh->next.load()),
+                Rate(double(sh->next.load()) / secs).c_str(),
                 Rate(sluice::SteadyRatePerSecond(spec)).c_str(), allowed);
-    std::printf("  achieved   %.1f%% of the allowed maximum\n", allowed > 0 ? 100.0 * double(sh->next.load()) / allowed : 0.0);
-    std::printf("  latency    p50 %s  p99 %s  p999 %s  max %s\n", sluice::FormatDurationShort(all.Quantile(0.5)).c_str(),
+    std::printf("  achieved   %.1f%% of the allowed maximum\n",
+                allowed > 0 ? 100.0 * double(sh->next.load()) / allowed : 0.0);
+    std::printf("  latency    p50 %s  p99 %s  p999 %s  max %s\n",
+                sluice::FormatDurationShort(all.Quantile(0.5)).c_str(),
                 sluice::FormatDurationShort(all.Quantile(0.99)).c_str(),
-                sluice::FormatDurationShort(all.Quantile(0.999)).c_str(), sluice::FormatDurationShort(all.max_ns).c_str());
+                sluice::FormatDurationShort(all.Quantile(0.999)).c_str(),
+                sluice::FormatDurationShort(all.max_ns).c_str());
     std::printf("  guarantee  %s\n", report.Describe(spec).c_str());
     if (sh->next.load() > capacity) {
       std::printf("  note       grant log overflowed: %llu grants not checked\n",

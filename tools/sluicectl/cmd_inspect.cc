@@ -13,7 +13,8 @@ void AddLs(CLI::App& app, int* exit_code) {
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* verb = app.add_subcommand("ls", "list a namespace's limiters with their level and counters");
+  CLI::App* verb =
+      app.add_subcommand("ls", "list a namespace's limiters with their level and counters");
   AddNamespaceOption(verb, &o->ns);
   verb->add_flag("--json", o->json, "one JSON object (fields in docs/sluicectl.md)");
   verb->footer(
@@ -29,7 +30,8 @@ void AddLs(CLI::App& app, int* exit_code) {
       return;
     }
     const sluice::Snapshot snap = in->Take();
-    const std::string out = o->json ? sluice::SnapshotToJson(snap) + "\n" : sluice::FormatTable(snap);
+    const std::string out =
+        o->json ? sluice::SnapshotToJson(snap) + "\n" : sluice::FormatTable(snap);
     std::fputs(out.c_str(), stdout);
     *exit_code = kOk;
   });

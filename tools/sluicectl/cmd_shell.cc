@@ -72,7 +72,8 @@ int RunHolding(sluice::Limiter& lim, sluice::Lease lease, const std::vector<std:
     timespec ts{static_cast<time_t>(wait_ns / sluice::kNanosPerSecond),
                 static_cast<long>(wait_ns % sluice::kNanosPerSecond)};
     const int sig = sigtimedwait(&set, nullptr, &ts);
-    if (sig == SIGTERM || sig == SIGHUP) kill(pid, sig);  // SIGINT/QUIT: the tty sent it to the child too
+    if (sig == SIGTERM || sig == SIGHUP)
+      kill(pid, sig);  // SIGINT/QUIT: the tty sent it to the child too
     if (!no_renew && sluice::MonotonicNowNs() >= next_renew) {
       sluice::Status s = lim.RenewLease(&lease);
       if (!s.ok() && !warned) {
@@ -98,11 +99,15 @@ void AddAcquire(CLI::App& app, int* exit_code) {
     uint32_t permits = 1;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* verb = app.add_subcommand("acquire", "take permits from a limiter (exit 0 granted, 1 not)");
+  CLI::App* verb =
+      app.add_subcommand("acquire", "take permits from a limiter (exit 0 granted, 1 not)");
   verb->add_option("NAME", o->name, "limiter name")->required();
   AddNamespaceOption(verb, &o->ns);
-  verb->add_option("-k,--permits", o->permits, "permits to take")->capture_default_str()->check(CLI::Range(1u, 1u << 30));
-  verb->add_option("-t,--timeout", o->timeout, "how long to wait: 0 (try once), a duration like 2s, or forever")
+  verb->add_option("-k,--permits", o->permits, "permits to take")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1u << 30));
+  verb->add_option("-t,--timeout", o->timeout,
+                   "how long to wait: 0 (try once), a duration like 2s, or forever")
       ->capture_default_str();
   verb->footer(
       "Permits are not given back (a lease limiter's anonymous grant lapses after ttl).\n"
@@ -132,9 +137,12 @@ void AddAcquire(CLI::App& app, int* exit_code) {
       return;
     }
     const sluice::Status s = lim->Acquire(o->permits, timeout);
-    if (s.ok()) *exit_code = kOk;
-    else if (s.code() == sluice::Code::kTimeout) *exit_code = kNotGranted;
-    else *exit_code = Fail(s);
+    if (s.ok())
+      *exit_code = kOk;
+    else if (s.code() == sluice::Code::kTimeout)
+      *exit_code = kNotGranted;
+    else
+      *exit_code = Fail(s);
   });
 }
 
@@ -145,11 +153,13 @@ void AddLease(CLI::App& app, int* exit_code) {
     std::vector<std::string> cmd;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* verb = app.add_subcommand("lease", "run a command holding a lease; pass its exit status through");
+  CLI::App* verb =
+      app.add_subcommand("lease", "run a command holding a lease; pass its exit status through");
   verb->add_option("NAME", o->name, "lease limiter name")->required();
   verb->add_option("CMD", o->cmd, "command and arguments, after --")->required();
   AddNamespaceOption(verb, &o->ns);
-  verb->add_option("-t,--timeout", o->timeout, "how long to wait for the lease: 0, a duration, or forever")
+  verb->add_option("-t,--timeout", o->timeout,
+                   "how long to wait for the lease: 0, a duration, or forever")
       ->capture_default_str();
   verb->add_flag("--no-renew", o->no_renew, "let the lease lapse after ttl even if CMD still runs");
   verb->footer(
@@ -179,7 +189,8 @@ void AddLease(CLI::App& app, int* exit_code) {
     }
     sluice::StatusOr<sluice::Lease> lease = lim->AcquireLease(timeout);
     if (!lease.ok()) {
-      *exit_code = lease.status().code() == sluice::Code::kTimeout ? kNotGranted : Fail(lease.status());
+      *exit_code =
+          lease.status().code() == sluice::Code::kTimeout ? kNotGranted : Fail(lease.status());
       return;
     }
     *exit_code = RunHolding(*lim, *lease, o->cmd, o->no_renew);

@@ -86,7 +86,8 @@ void AddTop(CLI::App& app, int* exit_code) {
     bool ascii = false;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* verb = app.add_subcommand("top", "live view: rates, utilisation, denials, waiters, last minute");
+  CLI::App* verb =
+      app.add_subcommand("top", "live view: rates, utilisation, denials, waiters, last minute");
   AddNamespaceOption(verb, &o->ns);
   verb->add_option("-i,--interval", o->interval, "refresh interval")->capture_default_str();
   verb->add_flag("--ascii", o->ascii, "ASCII sparklines (default: UTF-8 blocks in a UTF-8 locale)");
@@ -98,7 +99,8 @@ void AddTop(CLI::App& app, int* exit_code) {
   verb->callback([o, exit_code] {
     int64_t interval = 0;
     std::string err;
-    if (!ParseDurationArg(o->interval, false, &interval, &err) || interval < sluice::kNanosPerMilli * 10) {
+    if (!ParseDurationArg(o->interval, false, &interval, &err) ||
+        interval < sluice::kNanosPerMilli * 10) {
       *exit_code = Fail("--interval: " + (err.empty() ? "must be at least 10ms" : err));
       return;
     }

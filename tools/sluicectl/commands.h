@@ -4,9 +4,8 @@
 #ifndef SLUICE_TOOLS_SLUICECTL_COMMANDS_H_
 #define SLUICE_TOOLS_SLUICECTL_COMMANDS_H_
 
-#include <string>
-
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "sluice/status.h"
 
