@@ -14,23 +14,6 @@ Params MakeParams(uint64_t rate, int64_t period_ns, uint64_t burst) {
   return p;
 }
 
-Decision TryAcquire(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
-                    int64_t now) {
-  if (n > p.burst) return {false, now, -1};
-  const int64_t inc = static_cast<int64_t>(n) * p.cost1;
-  // relaxed: see the header; the CAS alone orders decisions.
-  int64_t cur = tat.load(std::memory_order_relaxed);
-  for (;;) {
-    const int64_t next = std::max(cur, now) + inc;
-    const int64_t wait = next - p.tau - now;
-    if (wait > 0) return {false, now, wait};
-    if (tat.compare_exchange_weak(cur, next, std::memory_order_relaxed,
-                                  std::memory_order_relaxed)) {
-      return {true, now, 0};
-    }
-  }
-}
-
 Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
                     int64_t now, int64_t max_wait_ns) {
   Reservation r;

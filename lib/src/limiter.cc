@@ -99,6 +99,7 @@ StatusOr<Limiter> Limiter::Attach(std::shared_ptr<Mapping> m, uint32_t index) {
   l.cache_->read_only = m->read_only();
   l.cache_->last_flush_ns.store(platform::NowNs(), std::memory_order_relaxed);
   l.cache_->fork_gen.store(platform::ForkGeneration(), std::memory_order_relaxed);
+  p->writable = !m->read_only();
   l.cache_->all.push_back(std::make_unique<ActiveParams>(std::move(*p)));
   l.cache_->active.store(l.cache_->all.back().get(), std::memory_order_release);
   l.m_ = std::move(m);
@@ -123,6 +124,7 @@ const ActiveParams* Limiter::Reload() const {
   StatusOr<ActiveParams> p = LoadParams(*m_, slot_, off);
   // A record that fails validation is never used; keep the last good one.
   if (!p.ok()) return cur;
+  p->writable = !cache_->read_only;
   cache_->all.push_back(std::make_unique<ActiveParams>(std::move(*p)));
   cache_->active.store(cache_->all.back().get(), std::memory_order_release);
   return cache_->all.back().get();
@@ -144,16 +146,51 @@ void Limiter::FlushStats() {
   if (cache_) cache_->Flush();
 }
 
+// The hot path. Kept in one function so the compiler can inline the gcra
+// and window algorithms and the counting: one clock read, two loads of the
+// slot's hot line (params_off; state), one CAS on it, and process-local
+// loads and stores.
+__attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t permits,
+                                                                  int64_t now) const {
+  HandleCache& c = *cache_;
+  const ActiveParams* p = c.active.load(std::memory_order_acquire);
+  // acquire pairs with the release store of params_off by Define.
+  const bool changed = slot_->params_off.load(std::memory_order_acquire) != p->off;
+  Decision d;
+  if (__builtin_expect(changed || !p->writable, 0)) {
+    if (c.read_only) return {false, now, -1};
+    d = Decide(permits, now);
+  } else if (p->spec.algorithm == Algorithm::kGcra) {
+    d = gcra::TryAcquire(slot_->state, p->gcra, permits, now);
+  } else if (p->spec.algorithm == Algorithm::kWindow) {
+    d = window::TryAcquire(slot_->state, p->window, permits, now);
+  } else {
+    d = Decide(permits, now);
+  }
+  // Count in process memory; see HandleCache.
+  if (__builtin_expect(c.fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration(), 0)) {
+    c.Flush();
+  }
+  std::atomic<uint64_t>& n = d.granted ? c.granted : c.denied;
+  n.store(n.load(std::memory_order_relaxed) + permits, std::memory_order_relaxed);
+  const uint32_t calls = c.calls.load(std::memory_order_relaxed) + 1;
+  c.calls.store(calls, std::memory_order_relaxed);
+  if (__builtin_expect(calls >= kFlushCalls ||
+                           now - c.last_flush_ns.load(std::memory_order_relaxed) >= kFlushNs,
+                       0)) {
+    c.Flush();
+  }
+  return d;
+}
+
 Decision Limiter::TryAcquire(uint32_t permits) {
-  return TryAcquireAt(permits, platform::NowNs());
+  assert(valid() && permits >= 1);  // the C API and bindings check permits
+  return DecideAndCount(permits, platform::NowNs());
 }
 
 Decision Limiter::TryAcquireAt(uint32_t permits, int64_t now) {
   assert(valid() && permits >= 1);
-  if (cache_->read_only || permits == 0) return {false, now, -1};
-  const Decision d = Decide(permits, now);
-  Count(d.granted, permits, now);
-  return d;
+  return DecideAndCount(permits, now);
 }
 
 Decision Limiter::Decide(uint32_t permits, int64_t now) const {

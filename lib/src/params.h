@@ -19,6 +19,7 @@ namespace sluice {
 struct ActiveParams {
   uint64_t off = 0;  // the record's offset (compared with params_off)
   uint64_t ring_off = 0;  // its ring / holder table (0: none)
+  bool writable = false;  // the handle may decide (false: read-only mapping)
   LimiterSpec spec;
   gcra::Params gcra;
   window::Params window;

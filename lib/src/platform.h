@@ -3,6 +3,8 @@
 #ifndef SLUICE_SRC_PLATFORM_H_
 #define SLUICE_SRC_PLATFORM_H_
 
+#include <time.h>
+
 #include <atomic>
 #include <cstdint>
 
@@ -10,8 +12,12 @@
 
 namespace sluice::platform {
 
-// CLOCK_MONOTONIC in ns (vDSO: no syscall).
-int64_t NowNs();
+// CLOCK_MONOTONIC in ns (vDSO: no syscall). Inline: every decision reads it.
+inline int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
 // CLOCK_REALTIME in ns.
 int64_t RealtimeNs();
 
@@ -28,8 +34,10 @@ void FutexWakeAll(std::atomic<uint32_t>* word);
 // This process's pid, cached (refreshed in fork children).
 uint32_t Pid();
 // Bumped in every fork child: process-local state copied by fork (a
-// handle's unflushed counters) can tell it is a copy.
-uint64_t ForkGeneration();
+// handle's unflushed counters) can tell it is a copy. Inline: read on
+// every decision.
+extern std::atomic<uint64_t> g_fork_generation;
+inline uint64_t ForkGeneration() { return g_fork_generation.load(std::memory_order_relaxed); }
 // False only when `pid` certainly does not exist (kill(pid, 0) == ESRCH).
 bool ProcessMayBeAlive(uint32_t pid);
 // Identity of this process's PID namespace (inode of /proc/self/ns/pid);

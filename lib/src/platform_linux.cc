@@ -13,11 +13,13 @@
 #include <climits>
 
 namespace sluice::platform {
+
+std::atomic<uint64_t> g_fork_generation{0};
+
 namespace {
 
 std::atomic<uint32_t> g_pid{0};
 std::atomic<uint64_t> g_pidns{0};
-std::atomic<uint64_t> g_fork_gen{0};
 
 void RefreshPid() {
   g_pid.store(static_cast<uint32_t>(getpid()), std::memory_order_relaxed);
@@ -28,7 +30,7 @@ void RefreshPid() {
 
 void InChild() {
   RefreshPid();
-  g_fork_gen.fetch_add(1, std::memory_order_relaxed);
+  g_fork_generation.fetch_add(1, std::memory_order_relaxed);
 }
 
 struct PidInit {
@@ -48,12 +50,6 @@ timespec ToTimespec(int64_t ns) {
 constexpr int64_t kCancelPollNs = 50 * 1000 * 1000;
 
 }  // namespace
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
 
 int64_t RealtimeNs() {
   timespec ts;
@@ -93,8 +89,6 @@ void FutexWakeAll(std::atomic<uint32_t>* word) {
 }
 
 uint32_t Pid() { return g_pid.load(std::memory_order_relaxed); }
-
-uint64_t ForkGeneration() { return g_fork_gen.load(std::memory_order_relaxed); }
 
 uint64_t PidNamespaceId() { return g_pidns.load(std::memory_order_relaxed); }
 

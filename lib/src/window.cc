@@ -1,64 +1,10 @@
 #include "window.h"
 
 namespace sluice::window {
-namespace {
-
-constexpr int kCountBits = 24;
-constexpr uint64_t kCountMask = (uint64_t{1} << kCountBits) - 1;
-constexpr uint64_t kIndexMask = (uint64_t{1} << 40) - 1;
-
-uint64_t IndexAt(const Params& p, int64_t now) {
-  return now <= 0 ? 0 : static_cast<uint64_t>(now / p.window_ns);
-}
-
-// Signed distance idx - stored in 40-bit modular arithmetic.
-int64_t IndexDelta(uint64_t idx, uint64_t stored) {
-  uint64_t d = (idx - stored) & kIndexMask;
-  int64_t delta = static_cast<int64_t>(d << kCountBits) >> kCountBits;
-  // A stored index far "ahead" is really far behind (the 40-bit index
-  // wrapped while the limiter sat idle): treat it as an old window. Stale
-  // clocks are at most seconds behind, never 2^32 windows.
-  if (delta < -(int64_t{1} << 32)) delta = 1;
-  return delta;
-}
-
-}  // namespace
 
 int64_t UntilNextWindow(const Params& p, int64_t now) {
   if (now < 0) return -now + p.window_ns;
   return p.window_ns - now % p.window_ns;
-}
-
-Decision TryAcquire(std::atomic<int64_t>& state, const Params& p, uint32_t n,
-                    int64_t now) {
-  if (n > p.limit) return {false, now, -1};
-  const uint64_t idx = IndexAt(p, now) & kIndexMask;
-  int64_t cur = state.load(std::memory_order_relaxed);
-  for (;;) {
-    const uint64_t stored = static_cast<uint64_t>(cur) >> kCountBits;
-    const int64_t delta = IndexDelta(idx, stored);
-    uint64_t count = static_cast<uint64_t>(cur) & kCountMask;
-    uint64_t use_idx = stored;
-    if (delta > 0) {
-      count = 0;
-      use_idx = idx;
-    }
-    if (count + n > p.limit) {
-      // delta < 0: our clock is behind the stored window; it ends at least
-      // -delta windows after ours.
-      int64_t wait = UntilNextWindow(p, now);
-      if (delta < 0) wait += -delta * p.window_ns;
-      return {false, now, wait};
-    }
-    const int64_t next = static_cast<int64_t>((use_idx << kCountBits) | (count + n));
-    if (state.compare_exchange_weak(cur, next, std::memory_order_relaxed,
-                                    std::memory_order_relaxed)) {
-      // A stale clock's grant counts in the stored, newer window: date it
-      // at that window's start (a time the real clock has already passed).
-      const int64_t at = delta < 0 ? (now / p.window_ns - delta) * p.window_ns : now;
-      return {true, at, 0};
-    }
-  }
 }
 
 uint64_t Used(int64_t state, const Params& p, int64_t now) {

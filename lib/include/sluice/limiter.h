@@ -117,6 +117,7 @@ class SLUICE_EXPORT Limiter {
   const ActiveParams* Reload() const;
   void Count(bool granted, uint32_t permits, int64_t now) const;
   Decision Decide(uint32_t permits, int64_t now) const;  // uncounted
+  Decision DecideAndCount(uint32_t permits, int64_t now) const;
 
   std::shared_ptr<Mapping> m_;
   SlotLayout* slot_ = nullptr;
