@@ -110,7 +110,8 @@ void AddAcquire(CLI::App& app, int* exit_code) {
                    "how long to wait: 0 (try once), a duration like 2s, or forever")
       ->capture_default_str();
   verb->footer(
-      "Permits are not given back (a lease limiter's anonymous grant lapses after ttl).\n"
+      "Permits are not given back (a lease limiter's anonymous grant lapses after ttl,\n"
+      "or when sluicectl exits if the limiter has reclaim = true: use lease -- CMD).\n"
       "Examples:\n"
       "  sluicectl acquire partner-api && curl https://partner/...\n"
       "  sluicectl acquire -n web search --permits 5 --timeout 2s || echo busy");
