@@ -303,7 +303,8 @@ rate = 1000
 period = "10ms"
 burst = 100
 """))
-    bench = subprocess.Popen([SLUICECTL, "bench", "-n", ns, "hot", "--procs", "100", "--duration", "1500ms"],
+    procs = "16" if os.environ.get("SLUICE_TSAN") == "1" else "100"  # TSan: slow forks
+    bench = subprocess.Popen([SLUICECTL, "bench", "-n", ns, "hot", "--procs", procs, "--duration", "1500ms"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         seen = []
