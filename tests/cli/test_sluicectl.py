@@ -358,3 +358,6 @@ def test_top_in_a_real_terminal(ns, budget):
         assert "RATE/s" not in screen(), "alternate screen restored"
     finally:
         tmux(sock, "kill-server")
+        sock_path = os.path.join(os.environ.get("TMUX_TMPDIR", "/tmp"), f"tmux-{os.getuid()}", sock)
+        if os.path.exists(sock_path):
+            os.unlink(sock_path)
