@@ -1,16 +1,13 @@
-// Deterministic reproductions of core-library bugs that the multi-process
-// hammer found (hammer_test prints them as strict_violations). Each test is
-// DISABLED_ until lib/ is fixed; run them with
-//   build/bin/core_bugs_test --gtest_also_run_disabled_tests
-// Then enable them and make hammer_test assert the strict checks
-// (SLUICE_STRESS_STRICT=1 does so today).
+// Regression tests for core-library bugs that the stress suite found
+// (hammer_test's strict checks, the header fuzzer). Fixed in b1565f4; these
+// are their deterministic reproductions.
 //
-// Both bugs are the same shape: the library dates a grant with a clock
-// read taken BEFORE the shared state it was decided on. A caller preempted
-// between its clock read and its CAS (common with more processes than
-// cores) gets a grant whose reported time lies before grants it came after.
-// Here the stale clock read is injected through the *At() entry points,
-// which document that `now` may go backwards.
+// The three stale-clock bugs have one shape: the library dated a grant with
+// a clock read taken BEFORE the shared state it was decided on. A caller
+// preempted between its clock read and its CAS (common with more processes
+// than cores) got a grant whose reported time lay before grants it came
+// after. Here the stale clock read is injected through the *At() entry
+// points, which document that `now` may go backwards.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -39,10 +36,7 @@ constexpr int64_t kSec = 1000 * kMs;
 // be full: by the decision times, an aligned window holds more than `limit`.
 // In real time the grant was counted in the newer window, so nothing was
 // over-granted; but now_ns is documented as "the grant's time".
-// Suggested fix: when the stored index is newer (delta < 0), report now_ns
-// as the start of the stored window (a time the real clock already passed),
-// or deny.
-TEST(CoreBugs, DISABLED_WindowStaleNowGrantIsDatedInAFullWindow) {
+TEST(CoreBugs, WindowStaleNowGrantIsDatedInAFullWindow) {
   testing::ScopedNamespace ns("bug-window");
   Segment seg = ns.Open();
   StatusOr<Limiter> lim = seg.Define("w", LimiterSpec::Window(2, kSec));
@@ -67,12 +61,9 @@ TEST(CoreBugs, DISABLED_WindowStaleNowGrantIsDatedInAFullWindow) {
 // preempted while another holder took and released the lease, then claimed
 // it, reports a granted_ns inside the previous holder's lease and carries a
 // larger token than that holder although its granted_ns is earlier.
-// hammer_test lease_tokens_h1 sees this ~10-100 times per second of real
+// hammer_test lease_tokens_h1 saw this ~10-100 times per second of real
 // AcquireLease/ReleaseLease traffic (strict_violations).
-// Suggested fix: in lease::TryAcquire with real_time, set granted_ns to the
-// NowNs() read after the token fetch_add (it is already read for the lapse
-// check), so granted_ns >= claim >= previous release, and tokens ordered.
-TEST(CoreBugs, DISABLED_LeaseGrantedNsPrecedesPreviousHoldersRelease) {
+TEST(CoreBugs, LeaseGrantedNsPrecedesPreviousHoldersRelease) {
   testing::ScopedNamespace ns("bug-lease");
   Segment seg = ns.Open();
   StatusOr<Limiter> lim = seg.Define("l", LimiterSpec::Lease(1, kSec, false));
@@ -83,10 +74,13 @@ TEST(CoreBugs, DISABLED_LeaseGrantedNsPrecedesPreviousHoldersRelease) {
   const int64_t b_released = MonotonicNowNs();
   ASSERT_TRUE(lim->ReleaseLease(*b).ok());           // ... and gives it back
   StatusOr<Lease> a = lim->TryAcquireLeaseAt(stale);  // A resumes and claims
-  ASSERT_TRUE(a.ok());
+  // Either the stale claim is refused (the entry was not free at `stale`),
+  // or it is dated no earlier than B's release and carries a larger token.
+  if (!a.ok()) {
+    EXPECT_EQ(a.status().code(), Code::kTimeout) << a.status().ToString();
+    return;
+  }
   EXPECT_GT(a->token, b->token);
-  // The contract: A's lease is granted after B's, so after B's grant time
-  // (and after B's release); tokens ordered as grant times.
   EXPECT_GE(a->granted_ns, b->granted_ns) << "A token " << a->token << " B token " << b->token;
   EXPECT_GE(a->granted_ns, b_released);
   std::vector<Grant> log = {Grant{b->granted_ns, 1, b_released, b->token},
@@ -101,13 +95,9 @@ TEST(CoreBugs, DISABLED_LeaseGrantedNsPrecedesPreviousHoldersRelease) {
 // however stale, because it no longer records when it became free. A
 // caller whose clock read predates the entry's previous grant then gets a
 // grant dated inside that grant: by Decision::now_ns + ttl, more than
-// `holders` are held at once. hammer_test lease_permits sees it rarely
+// `holders` are held at once. hammer_test lease_permits saw it rarely
 // (it needs a partial n-permit failure), the deterministic form is here.
-// Suggested fix: as for AcquireLease, date real-time grants with a clock
-// read after the claims; for injected time, treat a released entry as free
-// only from max(its last grant time, ...) on (e.g. keep granted_ns and
-// require now >= granted_ns of the entry).
-TEST(CoreBugs, DISABLED_LeasePermitsStaleNowReusesAPutBackEntry) {
+TEST(CoreBugs, LeasePermitsStaleNowReusesAPutBackEntry) {
   testing::ScopedNamespace ns("bug-lease-n");
   Segment seg = ns.Open();
   const int64_t ttl = kSec;
@@ -134,12 +124,8 @@ TEST(CoreBugs, DISABLED_LeasePermitsStaleNowReusesAPutBackEntry) {
 // ArenaAt returns for the misaligned offset: SIGSEGV in params.cc
 // (hdr->hint.store) from Segment::Define. Found by segment_stress_test
 // FuzzedHeaderFieldsNeverCrash (arena_used = 4097).
-// Suggested fix: ValidateHeader checks arena_used <= arena_size and
-// arena_used % 64 == 0 (kCorrupt); Allocate re-checks alignment (it is
-// shared memory: another process may write it later); WriteParams checks
-// every ArenaAt result.
-// Runs the crash in a child process so the suite survives it.
-TEST(CoreBugs, DISABLED_MisalignedArenaUsedCrashesDefine) {
+// Runs in a child process so the suite survives a crash.
+TEST(CoreBugs, MisalignedArenaUsedCrashesDefine) {
   testing::ScopedNamespace ns("bug-arena");
   {
     Segment seg = ns.Open();

@@ -5,7 +5,9 @@
 // the store so that other workers load the same value meanwhile. Hammered
 // by the same 8 workers and checked by the same checker, it must show
 // violations; the same limiter with the CAS put back must show none (so
-// the violations come from the mutation, not from the harness).
+// the violations come from the mutation, not from the harness). Both this
+// suite's checker (checker.h) and the library's (sluice/guarantee.h) must
+// catch it.
 #include <sched.h>
 
 #include <gtest/gtest.h>
@@ -17,6 +19,8 @@
 #include <tuple>
 
 #include "checker.h"
+#include "sluice/guarantee.h"
+#include "sluice/limiter_spec.h"
 #include "sluice/limiter.h"
 #include "stress_support.h"
 
@@ -83,8 +87,15 @@ bool WindowTry(std::atomic<int64_t>& st, uint32_t n, int64_t now, bool broken) {
 
 enum class Algo { kGcra, kWindow };
 
-// One round: 8 workers for `ms`; returns the checker's verdict.
-CheckResult Round(Mode mode, Algo algo, bool broken, int64_t ms, std::string* err) {
+LimiterSpec SpecOf(Algo algo) {
+  return algo == Algo::kGcra ? LimiterSpec::Gcra(kRate, kSec, kBurst)
+                             : LimiterSpec::Window(kLimit, kWindow);
+}
+
+// One round: 8 workers for `ms`; returns the checker's verdict, and the
+// library checker's (sluice/guarantee.h) in *lib.
+CheckResult Round(Mode mode, Algo algo, bool broken, int64_t ms, std::string* err,
+                  GuaranteeReport* lib) {
   Shared<SharedWords> words;
   GrantLog log(1 << 20);
   words->end_ns = MonotonicNowNs() + ms * kMs;
@@ -103,6 +114,10 @@ CheckResult Round(Mode mode, Algo algo, bool broken, int64_t ms, std::string* er
       },
       std::chrono::milliseconds(ms + 30000));
   const std::vector<Grant> g = log.Committed();
+  std::vector<int64_t> times;
+  for (const Grant& x : g) times.insert(times.end(), x.permits, x.t);
+  std::sort(times.begin(), times.end());
+  *lib = CheckGuarantee(SpecOf(algo), times);
   return algo == Algo::kGcra ? CheckGcra(g, kRate, kSec, kBurst) : CheckWindow(g, kLimit, kWindow);
 }
 
@@ -117,21 +132,23 @@ TEST_P(MutationTest, StoreInsteadOfCasIsCaught) {
   // until one is seen, up to a 10 s deadline (never a single lucky shot).
   const int64_t deadline = MonotonicNowNs() + 10 * kSec;
   CheckResult r;
+  GuaranteeReport lib;
   int rounds = 0;
   uint64_t grants = 0;
   while (r.violations == 0 && MonotonicNowNs() < deadline) {
     std::string err;
-    r = Round(mode, algo, /*broken=*/true, 200, &err);
+    r = Round(mode, algo, /*broken=*/true, 200, &err, &lib);
     ASSERT_EQ(err, "");
     grants += r.grants;
     ++rounds;
   }
   std::printf("[stress] mutation %s (%s): broken limiter, rounds=%d grants=%llu violations=%llu "
-              "(%s)\n",
+              "guarantee.h_violations=%llu (%s)\n",
               algo == Algo::kGcra ? "gcra" : "window", ModeName(mode), rounds,
               (unsigned long long)grants, (unsigned long long)r.violations,
-              r.first_violation.c_str());
+              (unsigned long long)lib.violations, r.first_violation.c_str());
   EXPECT_GT(r.violations, 0u) << "the checker missed a lost-update limiter";
+  EXPECT_GT(lib.violations, 0u) << "sluice::CheckGuarantee missed a lost-update limiter";
 }
 
 TEST_P(MutationTest, SameLimiterWithCasPasses) {
@@ -139,13 +156,15 @@ TEST_P(MutationTest, SameLimiterWithCasPasses) {
   const Mode mode = std::get<1>(GetParam());
   if (mode == Mode::kProcesses && kTsan) GTEST_SKIP() << "TSan build: threads only";
   std::string err;
-  CheckResult r = Round(mode, algo, /*broken=*/false, 300, &err);
+  GuaranteeReport lib;
+  CheckResult r = Round(mode, algo, /*broken=*/false, 300, &err, &lib);
   ASSERT_EQ(err, "");
   std::printf("[stress] mutation control %s (%s): CAS limiter grants=%llu violations=%llu\n",
               algo == Algo::kGcra ? "gcra" : "window", ModeName(mode),
               (unsigned long long)r.grants, (unsigned long long)r.violations);
   EXPECT_GT(r.grants, 0u);
   EXPECT_EQ(r.violations, 0u) << r.first_violation;
+  EXPECT_TRUE(lib.ok()) << lib.Describe(SpecOf(algo));
 }
 
 INSTANTIATE_TEST_SUITE_P(
