@@ -3,6 +3,9 @@
 #include "sluice/limiter.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <thread>
@@ -114,6 +117,38 @@ TEST(LimiterTest, LeaseLapsesAtTtlWithNobodyReleasing) {
   Lease renewed = *b;
   ASSERT_TRUE(l.RenewLease(&renewed).ok());
   EXPECT_GT(renewed.expires_ns, b->expires_ns);
+}
+
+TEST(LimiterTest, ReclaimWakesAWaiterWhenTheHolderDies) {
+  ScopedNamespace ns("lreclaim");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("m", LimiterSpec::Lease(1, 30 * kNanosPerSecond, /*reclaim=*/true));
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  if (child == 0) {
+    StatusOr<Segment> s = Segment::Open(ns.ns());
+    StatusOr<Limiter> c = s->Find("m");
+    const bool ok = c.ok() && c->AcquireLease(0).ok();
+    if (write(fds[1], ok ? "y" : "n", 1) != 1) _exit(1);
+    pause();
+    _exit(0);
+  }
+  char got = 0;
+  ASSERT_EQ(read(fds[0], &got, 1), 1);
+  ASSERT_EQ(got, 'y');
+  std::thread killer([&] {
+    testing::WaitFor([&] { return l.stats().waiting > 0; }, std::chrono::seconds(5));
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+  });
+  const int64_t t0 = MonotonicNowNs();
+  StatusOr<Lease> mine = l.AcquireLease(20 * kNanosPerSecond);
+  killer.join();
+  close(fds[0]);
+  close(fds[1]);
+  ASSERT_TRUE(mine.ok()) << mine.status().ToString();
+  EXPECT_LT(MonotonicNowNs() - t0, 10 * kNanosPerSecond);  // long before the 30 s ttl
 }
 
 TEST(LimiterTest, LeaseOnOtherAlgorithmIsInvalid) {

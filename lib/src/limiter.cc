@@ -48,6 +48,7 @@ constexpr uint32_t kFlushCalls = 64;
 constexpr int64_t kFlushNs = kNanosPerMilli;
 constexpr int64_t kDemandIntervalNs = 100 * kNanosPerMilli;
 constexpr int kSealedRetries = 3;
+constexpr int64_t kReclaimPollNs = 10 * kNanosPerMilli;
 
 Status TimeoutStatus() { return Status(Code::kTimeout, "timed out waiting for permits"); }
 Status CancelledStatus() { return Status(Code::kCancelled, "cancelled"); }
@@ -240,8 +241,10 @@ class WaitScope {
 // reads wake_seq; Release bumps wake_seq before it reads `sleepers` (all
 // seq_cst), so either the waiter sees the new wake_seq (and the freed entry)
 // or Release sees the sleeper and wakes the futex.
+// reclaim: also wake every kReclaimPollNs to look for holders that died
+// (nobody releases a dead holder's lease, so no futex wake comes).
 template <typename TryFn>
-Status WaitForLease(SlotLayout* slot, TryFn try_once, int64_t deadline,
+Status WaitForLease(SlotLayout* slot, TryFn try_once, int64_t deadline, bool reclaim,
                     const CancelCheck& cancel, WaitScope* scope) {
   struct Sleeper {
     explicit Sleeper(SlotLayout* s) : s_(s) { s_->sleepers.fetch_add(1, std::memory_order_seq_cst); }
@@ -258,6 +261,7 @@ Status WaitForLease(SlotLayout* slot, TryFn try_once, int64_t deadline,
     int64_t until = now + std::max<int64_t>(retry, 1);
     if (deadline >= 0) until = std::min(until, deadline);
     if (cancel.fn) until = std::min(until, now + 50 * kNanosPerMilli);
+    if (reclaim) until = std::min(until, now + kReclaimPollNs);
     scope->Slept();
     platform::FutexWait(&slot->wake_seq, seq, until);
   }
@@ -344,7 +348,7 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
               if (d.granted) *granted_ns = t;
               return d.granted;
             },
-            deadline, cancel, &scope);
+            deadline, p->spec.reclaim, cancel, &scope);
         Count(s.ok(), permits, platform::NowNs());
         return s;
       }
@@ -380,7 +384,7 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
         *retry = 1;
         return false;
       },
-      deadline, cancel, &scope);
+      deadline, Params()->spec.reclaim, cancel, &scope);
   Count(s.ok(), 1, platform::NowNs());
   if (!s.ok()) return s;
   return out;
