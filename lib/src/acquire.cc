@@ -1,0 +1,243 @@
+// Blocking acquires and leases: reservations slept out with
+// clock_nanosleep, and lease waits on a process-shared futex.
+#include <algorithm>
+#include <cassert>
+#include <vector>
+
+#include "handle_cache.h"
+#include "platform.h"
+#include "sluice/duration.h"
+#include "sluice/limiter.h"
+
+namespace sluice {
+
+namespace {
+
+constexpr int64_t kReclaimPollNs = 10 * kNanosPerMilli;
+
+Status TimeoutStatus() { return Status(Code::kTimeout, "timed out waiting for permits"); }
+Status CancelledStatus() { return Status(Code::kCancelled, "cancelled"); }
+Status TooManyPermits(uint32_t n, const LimiterSpec& s) {
+  return Status(Code::kInvalidArgument, std::to_string(n) + " permits can never be granted by " +
+                                            s.Describe() + " (capacity " +
+                                            std::to_string(s.Capacity()) + ")");
+}
+
+
+// Registers a sleeper for the span of a wait (the "waiting" gauge).
+class WaitScope {
+ public:
+  WaitScope(SlotLayout* slot, int64_t start) : slot_(slot), start_(start) {
+    slot_->waiting.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~WaitScope() {
+    slot_->waiting.fetch_sub(1, std::memory_order_relaxed);
+    if (slept_) {
+      slot_->waits.fetch_add(1, std::memory_order_relaxed);
+      slot_->wait_ns.fetch_add(static_cast<uint64_t>(platform::NowNs() - start_),
+                               std::memory_order_relaxed);
+    }
+  }
+  void Slept() { slept_ = true; }
+
+ private:
+  SlotLayout* slot_;
+  int64_t start_;
+  bool slept_ = false;
+};
+
+// Waits for a lease holder entry to free: tries, then sleeps on the slot's
+// futex until a release bumps wake_seq, the soonest holder lapses, or the
+// deadline. No lost wake-up: the waiter registers in `sleepers` before it
+// reads wake_seq; Release bumps wake_seq before it reads `sleepers` (all
+// seq_cst), so either the waiter sees the new wake_seq (and the freed entry)
+// or Release sees the sleeper and wakes the futex.
+// reclaim: also wake every kReclaimPollNs to look for holders that died
+// (nobody releases a dead holder's lease, so no futex wake comes).
+template <typename TryFn>
+Status WaitForLease(SlotLayout* slot, TryFn try_once, int64_t deadline, bool reclaim,
+                    const CancelCheck& cancel, WaitScope* scope) {
+  struct Sleeper {
+    explicit Sleeper(SlotLayout* s) : s_(s) { s_->sleepers.fetch_add(1, std::memory_order_seq_cst); }
+    ~Sleeper() { s_->sleepers.fetch_sub(1, std::memory_order_seq_cst); }
+    SlotLayout* s_;
+  } sleeper(slot);
+  for (;;) {
+    const uint32_t seq = slot->wake_seq.load(std::memory_order_seq_cst);
+    const int64_t now = platform::NowNs();
+    int64_t retry = 0;
+    if (try_once(now, &retry)) return Status::OK();
+    if (deadline >= 0 && now >= deadline) return TimeoutStatus();
+    if (cancel.fn && cancel.fn(cancel.arg)) return CancelledStatus();
+    int64_t until = now + std::max<int64_t>(retry, 1);
+    if (deadline >= 0) until = std::min(until, deadline);
+    if (cancel.fn) until = std::min(until, now + 50 * kNanosPerMilli);
+    if (reclaim) until = std::min(until, now + kReclaimPollNs);
+    scope->Slept();
+    platform::FutexWait(&slot->wake_seq, seq, until);
+  }
+}
+
+}  // namespace
+Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel,
+                        int64_t* granted_ns) {
+  int64_t unused_grant = 0;
+  if (granted_ns == nullptr) granted_ns = &unused_grant;
+  assert(valid());
+  if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
+  if (permits == 0) return Status(Code::kInvalidArgument, "permits must be >= 1");
+  int64_t now = platform::NowNs();
+  const int64_t deadline = timeout_ns < 0 ? -1 : now + timeout_ns;
+  auto max_wait = [&] { return deadline < 0 ? int64_t{-1} : std::max<int64_t>(0, deadline - now); };
+  WaitScope scope(slot_, now);
+  // gcra and sliding reserve a turn (invariant 3/4 of gcra.h/sliding.h):
+  // count it, then sleep to it; a cancelled sleep gives the turn back.
+  auto take_turn = [&](const LimiterSpec& spec, bool ok, int64_t retry_after_ns, int64_t grant_ns,
+                       auto refund) -> Status {
+    Count(ok, permits, now);
+    if (!ok) return retry_after_ns < 0 ? TooManyPermits(permits, spec) : TimeoutStatus();
+    *granted_ns = grant_ns;
+    if (grant_ns <= now) return Status::OK();
+    scope.Slept();
+    if (!platform::SleepUntil(grant_ns, cancel)) {
+      refund();
+      return CancelledStatus();
+    }
+    return Status::OK();
+  };
+  for (int attempt = 0;; ++attempt) {
+    const ActiveParams* p = Params();
+    switch (p->spec.algorithm) {
+      case Algorithm::kGcra: {
+        gcra::Reservation r = gcra::Reserve(slot_->state, p->gcra, permits, now, max_wait());
+        return take_turn(p->spec, r.ok, r.retry_after_ns, r.grant_ns,
+                         [&] { gcra::Refund(slot_->state, r); });
+      }
+      case Algorithm::kSliding: {
+        std::vector<sliding::Undo> undo(permits);
+        sliding::Reservation r = sliding::Reserve(p->ring, permits, now, max_wait(), undo.data());
+        if (r.sealed && attempt < kSealedRetries) {
+          Reload();
+          continue;
+        }
+        return take_turn(p->spec, r.ok, r.retry_after_ns, r.grant_ns,
+                         [&] { sliding::Refund(p->ring, permits, undo.data(), r.grant_ns); });
+      }
+      case Algorithm::kWindow: {
+        Decision d = Decide(permits, now);
+        if (d.granted) {
+          Count(true, permits, now);
+          *granted_ns = d.now_ns;
+          return Status::OK();
+        }
+        if (d.retry_after_ns < 0) return TooManyPermits(permits, p->spec);
+        const int64_t wake = now + d.retry_after_ns;
+        if (deadline >= 0 && wake > deadline) {
+          Count(false, permits, now);
+          return TimeoutStatus();
+        }
+        scope.Slept();
+        if (!platform::SleepUntil(wake, cancel)) return CancelledStatus();
+        now = platform::NowNs();
+        continue;
+      }
+      case Algorithm::kLease: {
+        if (permits > p->spec.holders) return TooManyPermits(permits, p->spec);
+        Status s = WaitForLease(
+            slot_,
+            [&](int64_t t, int64_t* retry) {
+              Decision d = Decide(permits, t);
+              *retry = d.retry_after_ns;
+              if (d.granted) *granted_ns = t;
+              return d.granted;
+            },
+            deadline, p->spec.reclaim, cancel, &scope);
+        Count(s.ok(), permits, platform::NowNs());
+        return s;
+      }
+    }
+  }
+}
+
+StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
+  assert(valid());
+  if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
+  const int64_t start = platform::NowNs();
+  if (Params()->spec.algorithm != Algorithm::kLease) {
+    return Status(Code::kInvalidArgument, "limiter '" + name() + "' is not a lease limiter");
+  }
+  const int64_t deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
+  WaitScope scope(slot_, start);
+  Lease out;
+  Status s = WaitForLease(
+      slot_,
+      [&](int64_t now, int64_t* retry) {
+        for (int attempt = 0; attempt < kSealedRetries; ++attempt) {
+          const ActiveParams* p = Params();
+          if (p->spec.algorithm != Algorithm::kLease) return false;
+          lease::Grant g = lease::TryAcquire(p->table, now, /*real_time=*/true);
+          if (g.sealed) {
+            Reload();
+            continue;
+          }
+          *retry = g.retry_after_ns;
+          if (g.ok) out = g.lease;
+          return g.ok;
+        }
+        *retry = 1;
+        return false;
+      },
+      deadline, Params()->spec.reclaim, cancel, &scope);
+  Count(s.ok(), 1, platform::NowNs());
+  if (!s.ok()) return s;
+  return out;
+}
+
+StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
+  assert(valid());
+  if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
+  for (int attempt = 0; attempt < kSealedRetries; ++attempt) {
+    const ActiveParams* p = Params();
+    if (p->spec.algorithm != Algorithm::kLease) {
+      return Status(Code::kInvalidArgument, "limiter '" + name() + "' is not a lease limiter");
+    }
+    lease::Grant g = lease::TryAcquire(p->table, now_ns, /*real_time=*/false);
+    if (g.sealed) {
+      Reload();
+      continue;
+    }
+    Count(g.ok, 1, now_ns);
+    if (g.ok) return g.lease;
+    return Status(Code::kTimeout, "all " + std::to_string(p->spec.holders) + " leases are held");
+  }
+  return Status(Code::kTimeout, "lease table is being resized");
+}
+
+Status Limiter::ReleaseLease(const Lease& lease) {
+  assert(valid());
+  if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
+  const ActiveParams* p = Params();
+  if (p->spec.algorithm != Algorithm::kLease ||
+      !lease::Release(p->table, lease, platform::NowNs())) {
+    return Status(Code::kNotHeld, "lease " + std::to_string(lease.token) +
+                                      " is not held (released, expired or reclaimed)");
+  }
+  slot_->wake_seq.fetch_add(1, std::memory_order_seq_cst);
+  if (slot_->sleepers.load(std::memory_order_seq_cst) > 0) platform::FutexWakeAll(&slot_->wake_seq);
+  return Status::OK();
+}
+
+Status Limiter::RenewLease(Lease* lease) { return RenewLeaseAt(lease, platform::NowNs()); }
+
+Status Limiter::RenewLeaseAt(Lease* lease, int64_t now_ns) {
+  assert(valid());
+  if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
+  const ActiveParams* p = Params();
+  if (p->spec.algorithm != Algorithm::kLease || !lease::Renew(p->table, lease, now_ns)) {
+    return Status(Code::kNotHeld, "lease " + std::to_string(lease->token) +
+                                      " is not held (released, expired or reclaimed)");
+  }
+  return Status::OK();
+}
+
+}  // namespace sluice
