@@ -218,6 +218,24 @@ TEST(LimiterTest, StatsAreFlushedAndReadableElsewhere) {
   EXPECT_GT(lv.next_free_ns, 0);
 }
 
+TEST(LimiterTest, ForkChildDoesNotRecountParentsBatch) {
+  ScopedNamespace ns("forkstats");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("s", LimiterSpec::Sliding(100, 3600 * kNanosPerSecond));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(l.TryAcquire(1).granted);  // unflushed batch
+  const pid_t child = fork();
+  if (child == 0) {
+    const bool ok = l.TryAcquire(1).granted;
+    l.FlushStats();
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  l.FlushStats();
+  EXPECT_EQ(l.stats().granted, 4u);  // 3 by the parent, 1 by the child
+}
+
 TEST(LimiterTest, ThreadsShareOneHandle) {
   ScopedNamespace ns("threads");
   Segment seg = ns.Open();

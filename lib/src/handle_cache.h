@@ -38,6 +38,9 @@ struct HandleCache {
   std::atomic<uint64_t> fork_gen{0};
 
   void Flush();
+  // In a fork child: forgets the parent's unflushed counts (the parent
+  // flushes them itself).
+  void DropIfForked();
   ~HandleCache() { Flush(); }
 };
 

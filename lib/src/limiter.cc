@@ -21,13 +21,17 @@ constexpr int64_t kDemandIntervalNs = 100 * kNanosPerMilli;
 
 }  // namespace
 
+void HandleCache::DropIfForked() {
+  if (fork_gen.load(std::memory_order_relaxed) == platform::ForkGeneration()) return;
+  granted.store(0, std::memory_order_relaxed);
+  denied.store(0, std::memory_order_relaxed);
+  calls.store(0, std::memory_order_relaxed);
+  fork_gen.store(platform::ForkGeneration(), std::memory_order_relaxed);
+}
+
 void HandleCache::Flush() {
   if (read_only || slot == nullptr) return;
-  if (fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration()) {
-    granted.store(0, std::memory_order_relaxed);
-    denied.store(0, std::memory_order_relaxed);
-    fork_gen.store(platform::ForkGeneration(), std::memory_order_relaxed);
-  }
+  DropIfForked();
   const uint64_t g = granted.exchange(0, std::memory_order_relaxed);
   const uint64_t d = denied.exchange(0, std::memory_order_relaxed);
   calls.store(0, std::memory_order_relaxed);
@@ -94,7 +98,7 @@ const ActiveParams* Limiter::Reload() const {
 
 void Limiter::Count(bool granted, uint32_t permits, int64_t now) const {
   HandleCache& c = *cache_;
-  if (c.fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration()) c.Flush();
+  c.DropIfForked();
   std::atomic<uint64_t>& n = granted ? c.granted : c.denied;
   n.store(n.load(std::memory_order_relaxed) + permits, std::memory_order_relaxed);
   const uint32_t calls = c.calls.load(std::memory_order_relaxed) + 1;
@@ -131,7 +135,7 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
   }
   // Count in process memory; see HandleCache.
   if (__builtin_expect(c.fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration(), 0)) {
-    c.Flush();
+    c.DropIfForked();
   }
   std::atomic<uint64_t>& n = d.granted ? c.granted : c.denied;
   n.store(n.load(std::memory_order_relaxed) + permits, std::memory_order_relaxed);

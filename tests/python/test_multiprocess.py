@@ -79,6 +79,7 @@ def test_fork_child_uses_inherited_handle(seg):
     pid = os.fork()
     if pid == 0:  # child: the inherited mapping is shared, not copied
         ok = lim.try_acquire(2) and not lim.try_acquire()
+        lim.stats  # reading stats flushes this process's batch (os._exit would drop it)
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0

@@ -33,6 +33,21 @@ std::optional<sluice::Limiter> FindLimiter(const std::string& ns, const std::str
   return *l;
 }
 
+// Parses --timeout and finds the limiter; on failure prints, sets
+// *exit_code and returns nullopt.
+std::optional<sluice::Limiter> Prepare(const std::string& ns, const std::string& name,
+                                       const std::string& timeout_text, int64_t* timeout,
+                                       int* exit_code) {
+  std::string err;
+  if (!ParseDurationArg(timeout_text, true, timeout, &err)) {
+    *exit_code = Fail("--timeout: " + err);
+    return std::nullopt;
+  }
+  std::optional<sluice::Limiter> lim = FindLimiter(ns, name);
+  if (!lim) *exit_code = kUsage;
+  return lim;
+}
+
 // Runs argv as a child holding `lease`, renewing it every ttl/3 unless
 // no_renew. Returns the child's exit status (128+N if killed by signal N,
 // 127 if it could not be started).
@@ -117,16 +132,8 @@ void AddAcquire(CLI::App& app, int* exit_code) {
       "  sluicectl acquire -n web search --permits 5 --timeout 2s || echo busy");
   verb->callback([o, exit_code] {
     int64_t timeout = 0;
-    std::string err;
-    if (!ParseDurationArg(o->timeout, true, &timeout, &err)) {
-      *exit_code = Fail("--timeout: " + err);
-      return;
-    }
-    std::optional<sluice::Limiter> lim = FindLimiter(o->ns, o->name);
-    if (!lim) {
-      *exit_code = kUsage;
-      return;
-    }
+    std::optional<sluice::Limiter> lim = Prepare(o->ns, o->name, o->timeout, &timeout, exit_code);
+    if (!lim) return;
     if (timeout == 0) {
       const sluice::Decision d = lim->TryAcquire(o->permits);
       if (!d.granted && d.retry_after_ns < 0) {
@@ -173,16 +180,8 @@ void AddLease(CLI::App& app, int* exit_code) {
       "  sluicectl lease -n web nightly --timeout 0 -- rsync -a src/ dst/");
   verb->callback([o, exit_code] {
     int64_t timeout = 0;
-    std::string err;
-    if (!ParseDurationArg(o->timeout, true, &timeout, &err)) {
-      *exit_code = Fail("--timeout: " + err);
-      return;
-    }
-    std::optional<sluice::Limiter> lim = FindLimiter(o->ns, o->name);
-    if (!lim) {
-      *exit_code = kUsage;
-      return;
-    }
+    std::optional<sluice::Limiter> lim = Prepare(o->ns, o->name, o->timeout, &timeout, exit_code);
+    if (!lim) return;
     if (lim->spec().algorithm != sluice::Algorithm::kLease) {
       *exit_code = Fail("limiter '" + o->name + "' is " + lim->spec().Describe() +
                         ", not a lease limiter (use acquire)");
