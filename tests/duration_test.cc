@@ -19,7 +19,9 @@ TEST(DurationTest, RejectsMalformed) {
                           "10S", "10sec", "0x10ms", "ms10"}) {
     StatusOr<int64_t> d = ParseDuration(bad);
     EXPECT_FALSE(d.ok()) << "'" << bad << "'";
-    if (!d.ok()) EXPECT_EQ(d.status().code(), Code::kInvalidArgument);
+    if (!d.ok()) {
+      EXPECT_EQ(d.status().code(), Code::kInvalidArgument);
+    }
   }
 }
 
