@@ -151,6 +151,22 @@ TEST(GcraTest, ReservationsQueueInArrivalOrder) {
   EXPECT_EQ(e.grant_ns, t0 + 200000000);
 }
 
+TEST(GcraTest, DecisionUnderReplacedParamsIsStale) {
+  std::atomic<int64_t> tat{kInitialTat};
+  std::atomic<uint64_t> params_off{1};
+  const Params old_p = MakeParams(1, kSec, 100);
+  // The parameters the caller loaded (offset 1) were replaced (offset 2).
+  params_off.store(2);
+  BumpState(tat);
+  bool stale = false;
+  Decision d = TryAcquire(tat, old_p, 100, 10 * kSec, ParamsGuard{&params_off, 1}, &stale);
+  EXPECT_TRUE(stale);
+  EXPECT_FALSE(d.granted);
+  Reservation r = Reserve(tat, old_p, 1, 10 * kSec, -1, ParamsGuard{&params_off, 1});
+  EXPECT_TRUE(r.stale);
+  EXPECT_FALSE(r.ok);
+}
+
 TEST(GcraTest, UsedReportsSpentBurst) {
   std::atomic<int64_t> tat{kInitialTat};
   const Params p = MakeParams(10, kSec, 4);

@@ -166,8 +166,40 @@ TEST(LimiterTest, LiveRateChangeKeepsState) {
   ASSERT_TRUE(l.TryAcquireAt(2, t).granted);
   ASSERT_TRUE(seg.Define("g", LimiterSpec::Gcra(1, 100 * kNanosPerSecond, 3)).ok());
   EXPECT_EQ(l.spec().burst, 3u);  // the existing handle sees the change
-  EXPECT_TRUE(l.TryAcquireAt(1, t).granted);   // one more of the new burst
-  EXPECT_FALSE(l.TryAcquireAt(1, t).granted);  // the two spent before still count
+  // One more of the new burst (a change costs 1 ns of credit: the state word
+  // moves so that decisions in flight under the old parameters fail).
+  EXPECT_TRUE(l.TryAcquireAt(1, t + 1).granted);
+  EXPECT_FALSE(l.TryAcquireAt(1, t + 1).granted);  // the two spent before still count
+}
+
+// A decision that read the old parameters and the state, then stalled
+// while the parameters changed, must not land under the old parameters.
+TEST(LimiterTest, DecisionStalledAcrossAParameterChangeFailsItsCas) {
+  ScopedNamespace ns("stalled");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("g", LimiterSpec::Gcra(1, kNanosPerSecond, 100));
+  const int64_t t = 1000 * kNanosPerSecond;
+  // Simulate the stall: a second handle (another process's) changes the
+  // burst to 1 after ours loaded its parameters; our next decision reloads.
+  ASSERT_TRUE(l.TryAcquireAt(1, t).granted);
+  ASSERT_TRUE(seg.Define("g", LimiterSpec::Gcra(1, kNanosPerSecond, 1)).ok());
+  EXPECT_FALSE(l.TryAcquireAt(100, t).granted);
+  EXPECT_FALSE(l.TryAcquireAt(1, t).granted);
+}
+
+TEST(LimiterTest, WindowLengthChangeCountsTheCurrentWindowAsFull) {
+  ScopedNamespace ns("wlen");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("w", LimiterSpec::Window(5, kMs));
+  const int64_t now = MonotonicNowNs();
+  ASSERT_TRUE(l.TryAcquireAt(1, now).granted);
+  ASSERT_TRUE(seg.Define("w", LimiterSpec::Window(5, kNanosPerSecond)).ok());
+  const int64_t t = MonotonicNowNs();
+  Decision d = l.TryAcquireAt(1, t);
+  EXPECT_FALSE(d.granted);
+  EXPECT_GT(d.retry_after_ns, 0);
+  EXPECT_LE(d.retry_after_ns, kNanosPerSecond);  // the next (new-length) window, not years
+  EXPECT_TRUE(l.TryAcquireAt(1, t + d.retry_after_ns).granted);
 }
 
 TEST(LimiterTest, SlidingShrinkKeepsNewestGrants) {

@@ -9,6 +9,8 @@
 #include <optional>
 
 #include "layout.h"
+#include "platform.h"
+#include <sys/wait.h>
 #include "sluice/duration.h"
 #include "support/test_namespace.h"
 
@@ -258,6 +260,31 @@ TEST_F(CorruptSegmentTest, NeverInitialisedIsErrorWithoutCreateAndRepairedWithCr
   StatusOr<Segment> s = Segment::Open(ns_.ns(), o);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_TRUE(s->List().empty());
+}
+
+// An updater killed after sealing the ring (slot left UPDATING by a pid that
+// is gone): the next caller that meets the sealed ring finishes the change.
+TEST_F(CorruptSegmentTest, AbandonedResizeIsRepairedByTheNextCaller) {
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  const uint64_t baton = (uint64_t(dead) << 32) | ((platform::PidNamespaceId() & 0xffffff) << 8) |
+                         kSlotUpdating;
+  slot0()->status.store(baton);
+  auto* rec = reinterpret_cast<ParamsRecord*>(base_ + slot0()->params_off.load());
+  auto* words = reinterpret_cast<std::atomic<int64_t>*>(base_ + rec->ring_off + sizeof(RingHeader));
+  for (int i = 0; i < 4; ++i) words[i].store(kSealed);
+  StatusOr<Segment> s = Segment::Open(ns_.ns());
+  ASSERT_TRUE(s.ok());
+  StatusOr<Limiter> l = s->Find("s");
+  ASSERT_TRUE(l.ok());
+  Decision first = l->TryAcquire(1);  // meets the sealed ring, repairs it
+  EXPECT_FALSE(first.granted);
+  EXPECT_GT(first.retry_after_ns, 0);
+  EXPECT_LE(first.retry_after_ns, kNanosPerSecond);
+  EXPECT_EQ(StatusState(slot0()->status.load()), kSlotReady);
+  // The sealed words counted as grants made at the repair: wait them out.
+  EXPECT_TRUE(l->Acquire(1, 3 * kNanosPerSecond).ok());
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "handle_cache.h"
 #include "platform.h"
+#include "slot_table.h"
 #include "sluice/duration.h"
 #include "sluice/limiter.h"
 
@@ -109,15 +110,24 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
     const ActiveParams* p = Params();
     switch (p->spec.algorithm) {
       case Algorithm::kGcra: {
-        gcra::Reservation r = gcra::Reserve(slot_->state, p->gcra, permits, now, max_wait());
+        gcra::Reservation r = gcra::Reserve(slot_->state, p->gcra, permits, now, max_wait(),
+                                            gcra::ParamsGuard{&slot_->params_off, p->off});
+        if (r.stale) continue;  // parameters changed: reserve under the new ones
         return take_turn(p->spec, r.ok, r.retry_after_ns, r.grant_ns,
                          [&] { gcra::Refund(slot_->state, r); });
       }
       case Algorithm::kSliding: {
         std::vector<sliding::Undo> undo(permits);
         sliding::Reservation r = sliding::Reserve(p->ring, permits, now, max_wait(), undo.data());
-        if (r.sealed && attempt < kSealedRetries) {
+        if (r.sealed) {
           Reload();
+          if (attempt >= kSealedRetries) {
+            // An updater died half way: finish its change, then wait a little.
+            slots::Repair(*m_, index_);
+            if (deadline >= 0 && now >= deadline) return take_turn(p->spec, false, 0, 0, [] {});
+            if (!platform::SleepUntil(now + kNanosPerMilli, cancel)) return CancelledStatus();
+            now = platform::NowNs();
+          }
           continue;
         }
         return take_turn(p->spec, r.ok, r.retry_after_ns, r.grant_ns,
@@ -184,7 +194,9 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
           if (g.ok) out = g.lease;
           return g.ok;
         }
-        *retry = 1;
+        // Still sealed with nothing new published: an updater died half way.
+        slots::Repair(*m_, index_);
+        *retry = kNanosPerMilli;
         return false;
       },
       deadline, Params()->spec.reclaim, cancel, &scope);

@@ -15,15 +15,19 @@ Params MakeParams(uint64_t rate, int64_t period_ns, uint64_t burst) {
 }
 
 Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
-                    int64_t now, int64_t max_wait_ns) {
+                    int64_t now, int64_t max_wait_ns, const ParamsGuard& guard) {
   Reservation r;
   if (n > p.burst) {
     r.retry_after_ns = -1;
     return r;
   }
   const int64_t inc = static_cast<int64_t>(n) * p.cost1;
-  int64_t cur = tat.load(std::memory_order_relaxed);
+  int64_t cur = tat.load(std::memory_order_acquire);  // acquire: see ParamsGuard
   for (;;) {
+    if (guard.Stale()) {
+      r.stale = true;
+      return r;
+    }
     const int64_t next = std::max(cur, now) + inc;
     const int64_t wait = std::max<int64_t>(0, next - p.tau - now);
     if (max_wait_ns >= 0 && wait > max_wait_ns) {
@@ -31,7 +35,7 @@ Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
       return r;
     }
     if (tat.compare_exchange_weak(cur, next, std::memory_order_relaxed,
-                                  std::memory_order_relaxed)) {
+                                  std::memory_order_acquire)) {
       r.ok = true;
       r.grant_ns = now + wait;
       r.new_tat = next;

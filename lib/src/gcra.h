@@ -11,6 +11,9 @@
 //     grant time g = new TAT - tau >= now; 2 holds with g as the grant time.
 //  4. Time going backwards (a stale `now`) only makes max(TAT, now) larger
 //     relative to now: it can deny more, never grant more.
+//  5. A grant's CAS lands while the parameters it used are published
+//     (ParamsGuard, BumpState): a process stalled mid-decision across a
+//     parameter change cannot grant under the old parameters after it.
 // Memory order: the TAT word carries no other data, so relaxed CAS is
 // enough: all decisions are totally ordered by the word's modification order.
 #ifndef SLUICE_SRC_GCRA_H_
@@ -34,26 +37,53 @@ Params MakeParams(uint64_t rate, int64_t period_ns, uint64_t burst);
 // TAT of a limiter nobody used yet: everything is free.
 constexpr int64_t kInitialTat = INT64_MIN / 4;
 
-// Inline: this is the hot path.
-inline Decision TryAcquire(std::atomic<int64_t>& tat, const Params& p, uint32_t n, int64_t now) {
+// The parameters a decision was made with must still be the published ones
+// when its CAS lands: the caller passes the slot's params_off word and the
+// offset of `p`. A parameter change publishes params_off, then changes the
+// state word (BumpState), so a decision that read the state after the
+// bump sees the new params_off (acquire/release), and one that read it
+// before fails its CAS and re-checks. nullptr: no check (unit tests).
+struct ParamsGuard {
+  const std::atomic<uint64_t>* params_off = nullptr;
+  uint64_t off = 0;
+  bool Stale() const {
+    return params_off && params_off->load(std::memory_order_acquire) != off;
+  }
+};
+
+// Inline: this is the hot path. *stale: the parameters changed under us;
+// nothing was granted, decide again with the new ones.
+inline Decision TryAcquire(std::atomic<int64_t>& tat, const Params& p, uint32_t n, int64_t now,
+                           const ParamsGuard& guard = {}, bool* stale = nullptr) {
   if (n > p.burst) return {false, now, -1};
   const int64_t inc = static_cast<int64_t>(n) * p.cost1;
-  // relaxed: see the header comment; the CAS alone orders decisions.
-  int64_t cur = tat.load(std::memory_order_relaxed);
+  // acquire: see ParamsGuard. The CAS itself may be relaxed: the TAT word
+  // carries no other data, so the word's modification order alone orders
+  // the decisions.
+  int64_t cur = tat.load(std::memory_order_acquire);
   for (;;) {
+    if (guard.Stale()) {
+      *stale = true;
+      return {false, now, 0};
+    }
     const int64_t next = (cur > now ? cur : now) + inc;
     const int64_t wait = next - p.tau - now;
     if (wait > 0) return {false, now, wait};
     if (tat.compare_exchange_weak(cur, next, std::memory_order_relaxed,
-                                  std::memory_order_relaxed)) {
+                                  std::memory_order_acquire)) {
       return {true, now, 0};
     }
   }
 }
 
+// After publishing new parameters: moves TAT 1 ns later (a conservative
+// change), so that decisions still using the old parameters fail their CAS.
+inline void BumpState(std::atomic<int64_t>& tat) { tat.fetch_add(1, std::memory_order_release); }
+
 // A turn taken in advance: the permits are granted at grant_ns.
 struct Reservation {
   bool ok = false;
+  bool stale = false;  // the parameters changed under us: nothing taken
   int64_t grant_ns = 0;
   int64_t new_tat = 0;
   int64_t prev_tat = 0;
@@ -62,7 +92,7 @@ struct Reservation {
 // Reserves the earliest turn if it comes no later than now + max_wait_ns
 // (max_wait_ns < 0: any). Takes nothing otherwise.
 Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
-                    int64_t now, int64_t max_wait_ns);
+                    int64_t now, int64_t max_wait_ns, const ParamsGuard& guard = {});
 // Gives an unused reservation back if nobody reserved after it.
 bool Refund(std::atomic<int64_t>& tat, const Reservation& r);
 

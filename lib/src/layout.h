@@ -49,8 +49,9 @@ struct Header {
   alignas(kCacheLine) std::atomic<uint64_t> arena_used;  // bump pointer
 };
 
-// Slot status word: low 8 bits the state, high 32 bits the pid that set an
-// INIT/UPDATING state (so a dead initialiser can be taken over).
+// Slot status word: low 8 bits the state, bits 8-31 a tag of the PID
+// namespace and bits 32-63 the pid that set an INIT/UPDATING state (so a
+// dead initialiser can be taken over, by a process that can see its pid).
 enum SlotState : uint64_t {
   kSlotEmpty = 0,     // never used; every later slot is empty too
   kSlotInit = 1,      // being defined by pid (status >> 32)

@@ -33,7 +33,9 @@ bool Takeable(const HolderEntry& h, int64_t e, int64_t now, bool reclaim) {
 }
 
 int64_t NextExpiry(int64_t old, int64_t now, int64_t ttl) {
-  const int64_t prev = old < 0 ? -old : old;
+  // (old == INT64_MIN only in a corrupted segment: no overflow either way.)
+  const int64_t prev = old < 0 ? (old == INT64_MIN ? INT64_MAX - 1 : -old) : old;
+  if (prev >= INT64_MAX - 1) return INT64_MAX - 1;
   return std::max(now + ttl, prev + 1);
 }
 

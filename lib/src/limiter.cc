@@ -123,16 +123,19 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
   // acquire pairs with the release store of params_off by Define.
   const bool changed = slot_->params_off.load(std::memory_order_acquire) != p->off;
   Decision d;
+  bool stale = false;
+  const gcra::ParamsGuard guard{&slot_->params_off, p->off};
   if (__builtin_expect(changed || !p->writable, 0)) {
     if (c.read_only) return {false, now, -1};
     d = Decide(permits, now);
   } else if (p->spec.algorithm == Algorithm::kGcra) {
-    d = gcra::TryAcquire(slot_->state, p->gcra, permits, now);
+    d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &stale);
   } else if (p->spec.algorithm == Algorithm::kWindow) {
-    d = window::TryAcquire(slot_->state, p->window, permits, now);
+    d = window::TryAcquire(slot_->state, p->window, permits, now, guard, &stale);
   } else {
     d = Decide(permits, now);
   }
+  if (__builtin_expect(stale, 0)) d = Decide(permits, now);
   // Count in process memory; see HandleCache.
   if (__builtin_expect(c.fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration(), 0)) {
     c.DropIfForked();
@@ -163,16 +166,25 @@ Decision Limiter::Decide(uint32_t permits, int64_t now) const {
   Decision d;
   for (int attempt = 0; attempt < kSealedRetries; ++attempt) {
     const ActiveParams* p = Params();
-    bool sealed = false;
+    const gcra::ParamsGuard guard{&slot_->params_off, p->off};
+    bool sealed = false;  // or stale: the parameters changed; decide again
     switch (p->spec.algorithm) {
-      case Algorithm::kGcra: d = gcra::TryAcquire(slot_->state, p->gcra, permits, now); break;
-      case Algorithm::kWindow: d = window::TryAcquire(slot_->state, p->window, permits, now); break;
+      case Algorithm::kGcra:
+        d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &sealed);
+        break;
+      case Algorithm::kWindow:
+        d = window::TryAcquire(slot_->state, p->window, permits, now, guard, &sealed);
+        break;
       case Algorithm::kSliding: d = sliding::TryAcquire(p->ring, permits, now, &sealed); break;
       case Algorithm::kLease: d = lease::TryAcquireN(p->table, permits, now, &sealed); break;
     }
-    if (!sealed) break;
+    if (!sealed) return d;
     Reload();  // the ring was retired by a resize: use the new one
   }
+  // Still sealed with nothing new published: an updater died half way.
+  slots::Repair(*m_, index_);
+  d.granted = false;
+  d.retry_after_ns = kNanosPerMilli;
   return d;
 }
 

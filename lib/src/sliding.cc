@@ -8,8 +8,15 @@
 namespace sluice::sliding {
 namespace {
 
+constexpr int64_t kNanosPerMilliInSliding = 1000 * 1000;
+
 bool Expired(int64_t v, int64_t window, int64_t now) {
   return v != kSealed && v <= now - window;
+}
+
+// v + window without overflow (ring words come from shared memory).
+int64_t FreesAt(int64_t v, int64_t window) {
+  return v > INT64_MAX - window ? INT64_MAX : v + window;
 }
 
 // Keeps the n smallest expiry times seen, to tell when n words will be free.
@@ -27,7 +34,9 @@ class SmallestN {
     }
     max_seen_ = std::max(max_seen_, t);
   }
+  bool empty() const { return size_ == 0; }
   // The n-th smallest (exact for n <= kCap, else an upper bound).
+  // REQUIRES: !empty().
   int64_t Nth(uint32_t n) const {
     if (n <= kCap && size_ == n) return v_[0];
     return max_seen_;
@@ -46,7 +55,9 @@ class SmallestN {
 Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
   if (n > r.len) return {false, now, -1};
   const uint64_t start = r.hint->load(std::memory_order_relaxed) % r.len;
-  const uint64_t scan = std::min(r.len, kMaxScan);
+  // Scan at least the permits asked for plus kMaxScan, so large requests can
+  // succeed on a large idle ring.
+  const uint64_t scan = std::min<uint64_t>(r.len, kMaxScan + n);
   Undo inline_undo[8];
   std::vector<Undo> heap_undo;  // only for n > 8
   Undo* undo = inline_undo;
@@ -72,7 +83,7 @@ Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
       continue;
     }
     // v is the fresh value after a failed CAS.
-    if (v != kSealed) soonest.Add(v + r.window_ns);
+    if (v != kSealed) soonest.Add(FreesAt(v, r.window_ns));
   }
   if (got == n) {
     // The hint shares the cache line of the first ring words (see
@@ -81,7 +92,8 @@ Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
     return {true, now, 0};
   }
   Refund(r, got, undo, now);
-  int64_t wait = soonest.Nth(n - got) - now;
+  // Nothing seen (a sealed ring): try again soon, after the reload.
+  int64_t wait = soonest.empty() ? kNanosPerMilliInSliding : soonest.Nth(n - got) - now;
   if (wait < 1) wait = 1;
   return {false, now, wait};
 }
@@ -107,7 +119,7 @@ Reservation Reserve(const Ring& r, uint32_t n, int64_t now, int64_t max_wait_ns,
     std::nth_element(words.begin(), words.begin() + (n - 1), words.end());
     int64_t latest = INT64_MIN;
     for (uint32_t j = 0; j < n; ++j) latest = std::max(latest, words[j].first);
-    const int64_t grant = std::max(now, latest + r.window_ns);
+    const int64_t grant = std::max(now, FreesAt(latest, r.window_ns));
     if (max_wait_ns >= 0 && grant - now > max_wait_ns) {
       res.retry_after_ns = grant - now;
       return res;
@@ -149,7 +161,7 @@ uint64_t Used(const Ring& r, int64_t now, int64_t* next_free_ns) {
     const int64_t v = r.words[i].load(std::memory_order_relaxed);
     if (v == kSealed || !Expired(v, r.window_ns, now)) {
       ++used;
-      if (v != kSealed) soonest = std::min(soonest, v + r.window_ns - now);
+      if (v != kSealed) soonest = std::min(soonest, FreesAt(v, r.window_ns) - now);
     }
   }
   if (next_free_ns) *next_free_ns = used < r.len ? 0 : soonest;

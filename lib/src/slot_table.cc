@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "gcra.h"
+#include "window.h"
 #include "params.h"
 #include "sluice/duration.h"
 #include "platform.h"
@@ -25,34 +26,58 @@ bool NameIs(const SlotLayout& slot, std::string_view name) {
   return NameOf(slot) == name;
 }
 
-// Takes the slot's INIT/UPDATING "baton" from state `from` to `to`:
+// The status value that marks this process as holding a slot's baton:
+// pid << 32 | 24-bit tag of its PID namespace << 8 | state.
+uint64_t NsTag() { return platform::PidNamespaceId() & 0xffffff; }
+uint64_t Baton(SlotState s) { return (uint64_t{platform::Pid()} << 32) | (NsTag() << 8) | s; }
+
+// True when the INIT/UPDATING baton in `st` belongs to a process that is
+// certainly gone. Pids are only compared within one PID namespace: a
+// holder from another container is never taken over from.
+bool BatonHolderGone(uint64_t st) {
+  const SlotState s = StatusState(st);
+  if (s != kSlotInit && s != kSlotUpdating) return false;
+  if (NsTag() == 0 || ((st >> 8) & 0xffffff) != NsTag()) return false;
+  return !platform::ProcessMayBeAlive(StatusPid(st));
+}
+
+// Takes the slot's INIT/UPDATING "baton" from state `want_from` to `to`:
 // waits while a live pid holds it, takes it over from a dead one.
-// Returns false (with *err) after kWaitForPeerNs.
-bool TakeBaton(SlotLayout* slot, uint32_t index, SlotState want_from, SlotState to,
-               Status* err) {
-  const uint32_t me = platform::Pid();
+// Returns the baton value held, or 0 (with *err) after kWaitForPeerNs.
+uint64_t TakeBaton(SlotLayout* slot, uint32_t index, SlotState want_from, SlotState to,
+                   Status* err) {
+  const uint64_t mine = Baton(to);
   const int64_t deadline = platform::NowNs() + kWaitForPeerNs;
   for (;;) {
     uint64_t st = slot->status.load(std::memory_order_acquire);
     const SlotState s = StatusState(st);
     const bool busy = s == kSlotInit || s == kSlotUpdating;
-    if (s == want_from || (busy && !platform::ProcessMayBeAlive(StatusPid(st)))) {
-      if (slot->status.compare_exchange_strong(st, MakeStatus(to, me), std::memory_order_acq_rel)) {
-        return true;
-      }
+    if (s == want_from || BatonHolderGone(st)) {
+      if (slot->status.compare_exchange_strong(st, mine, std::memory_order_acq_rel)) return mine;
       continue;
     }
     if (!busy) {
       *err = Status(Code::kExists, "slot changed state");
-      return false;
+      return 0;
     }
     if (platform::NowNs() > deadline) {
       *err = Status(Code::kIo, "limiter slot " + std::to_string(index) + " is busy (pid " +
                                    std::to_string(StatusPid(st)) + ") for over 5s");
-      return false;
+      return 0;
     }
     Nap();
   }
+}
+
+// True when a resize sealed the current ring/table (a dead updater left it).
+bool Sealed(const ActiveParams& p) {
+  if (p.spec.algorithm == Algorithm::kSliding && p.ring.len > 0) {
+    return p.ring.words[0].load(std::memory_order_relaxed) == kSealed;
+  }
+  if (p.spec.algorithm == Algorithm::kLease && p.table.len > 0) {
+    return p.table.entries[0].expiry.load(std::memory_order_relaxed) == kSealed;
+  }
+  return false;
 }
 
 void InitState(SlotLayout* slot, const LimiterSpec& spec) {
@@ -100,9 +125,11 @@ std::vector<int64_t> SealRing(std::atomic<int64_t>* words, uint64_t len, int64_t
 // New params for a sliding limiter: the newest min(old, new) grant times
 // move to the new ring, so when any word frees, every dropped (older) grant
 // has expired too.
+// Every change gets a new ring, also when only `window` changes: sealing
+// the old one is what stops a process stalled mid-decision from granting
+// under the old parameters.
 StatusOr<uint64_t> ResizeSliding(Mapping& m, SlotLayout* slot, const ActiveParams& cur,
                                  const LimiterSpec& spec) {
-  if (spec.limit == cur.spec.limit) return WriteParams(m, spec, cur.ring_off, INT64_MIN);
   StatusOr<uint64_t> fresh = WriteParams(m, spec, 0, INT64_MIN);
   if (!fresh.ok()) return fresh;
   StatusOr<ActiveParams> next = LoadParams(m, slot, *fresh);
@@ -117,9 +144,11 @@ StatusOr<uint64_t> ResizeSliding(Mapping& m, SlotLayout* slot, const ActiveParam
 
 // New params for a lease limiter: entries keep their index (held leases
 // stay valid); entries dropped by a shrink gate new grants until they lapse.
+// (A ttl-only change keeps the table: a claim in flight may still use the
+// old ttl for its one lease; the holder count is never exceeded.)
 StatusOr<uint64_t> ResizeLease(Mapping& m, SlotLayout* slot, const ActiveParams& cur,
                                const LimiterSpec& spec) {
-  if (spec.holders == cur.spec.holders) {
+  if (spec.holders == cur.spec.holders && !Sealed(cur)) {
     return WriteParams(m, spec, cur.ring_off, cur.table.gate_until_ns);
   }
   // Allocate the new table first (free entries), fill it, then publish.
@@ -150,16 +179,23 @@ StatusOr<uint64_t> ResizeLease(Mapping& m, SlotLayout* slot, const ActiveParams&
   return WriteParams(m, spec, next->ring_off, gate);
 }
 
+// Changes the parameters live (or repairs a change a dead updater left
+// half done), holding the slot's UPDATING baton.
 Status Update(Mapping& m, SlotLayout* slot, uint32_t index, const LimiterSpec& spec) {
   Status err;
-  if (!TakeBaton(slot, index, kSlotReady, kSlotUpdating, &err)) return err;
+  const uint64_t baton = TakeBaton(slot, index, kSlotReady, kSlotUpdating, &err);
+  if (baton == 0) return err;
   auto finish = [&](const Status& s) {
-    slot->status.store(MakeStatus(kSlotReady, 0), std::memory_order_release);
+    uint64_t expected = baton;
+    if (!slot->status.compare_exchange_strong(expected, MakeStatus(kSlotReady, 0),
+                                              std::memory_order_release)) {
+      return Status(Code::kIo, "update of limiter slot " + std::to_string(index) + " was taken over");
+    }
     return s;
   };
   StatusOr<ActiveParams> cur = LoadParams(m, slot, slot->params_off.load(std::memory_order_acquire));
   if (!cur.ok()) return finish(cur.status());
-  if (cur->spec == spec) return finish(Status::OK());
+  if (cur->spec == spec && !Sealed(*cur)) return finish(Status::OK());
   StatusOr<uint64_t> off = Status(Code::kInvalidArgument, "unreachable");
   switch (spec.algorithm) {
     case Algorithm::kSliding: off = ResizeSliding(m, slot, *cur, spec); break;
@@ -168,6 +204,14 @@ Status Update(Mapping& m, SlotLayout* slot, uint32_t index, const LimiterSpec& s
   }
   if (!off.ok()) return finish(off.status());
   slot->params_off.store(*off, std::memory_order_release);
+  // Then change the state word, so decisions still using the old
+  // parameters fail their CAS (gcra.h invariant 5).
+  if (spec.algorithm == Algorithm::kGcra) {
+    gcra::BumpState(slot->state);
+  } else if (spec.algorithm == Algorithm::kWindow) {
+    window::BumpState(slot->state, cur->window, window::Params{spec.limit, spec.window_ns},
+                      platform::NowNs());
+  }
   slot->defined_seq.fetch_add(1, std::memory_order_relaxed);
   // Lease waiters re-read the parameters.
   slot->wake_seq.fetch_add(1, std::memory_order_seq_cst);
@@ -192,7 +236,7 @@ StatusOr<uint32_t> Define(Mapping& m, std::string_view name, const LimiterSpec& 
       const SlotState s = StatusState(st);
       if (s == kSlotEmpty || s == kSlotInit) {
         Status err;
-        if (!TakeBaton(slot, i, kSlotEmpty, kSlotInit, &err)) {
+        if (TakeBaton(slot, i, kSlotEmpty, kSlotInit, &err) == 0) {
           if (err.code() == Code::kExists) continue;  // someone finished: re-read
           return err;
         }
@@ -215,7 +259,7 @@ StatusOr<uint32_t> Define(Mapping& m, std::string_view name, const LimiterSpec& 
                                              std::memory_order_acq_rel);
         continue;  // re-read, then compare parameters
       }
-      if (cur->spec == spec) return i;
+      if (cur->spec == spec && !Sealed(*cur) && !BatonHolderGone(st)) return i;
       if (Status u = Update(m, slot, i, spec); !u.ok()) return u;
       return i;
     }
@@ -242,6 +286,16 @@ std::vector<uint32_t> List(const Mapping& m) {
     if (s == kSlotReady || s == kSlotUpdating) out.push_back(i);
   }
   return out;
+}
+
+Status Repair(Mapping& m, uint32_t index) {
+  if (m.read_only() || index >= m.capacity()) return Status::OK();
+  SlotLayout* slot = m.slot(index);
+  const uint64_t st = slot->status.load(std::memory_order_acquire);
+  if (!BatonHolderGone(st)) return Status::OK();
+  StatusOr<ActiveParams> cur = LoadParams(m, slot, slot->params_off.load(std::memory_order_acquire));
+  if (!cur.ok()) return cur.status();
+  return Update(m, slot, index, cur->spec);
 }
 
 Status Retire(Mapping& m, std::string_view name) {

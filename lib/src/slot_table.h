@@ -8,7 +8,9 @@
 //     gone) before comparing names.
 //  2. name and params_off are written before status leaves INIT (release);
 //     readers load status with acquire before reading them.
-//  3. Parameter changes are serialised per slot by READY -> UPDATING (pid),
+//  3. Parameter changes are serialised per slot by READY -> UPDATING (pid
+//     and PID-namespace tag; taken over only from a pid of our namespace that
+//     is gone),
 //     write a new immutable ParamsRecord and publish it by a release store
 //     of params_off. Rings and holder tables that change size are sealed
 //     word by word (atomic exchange with kSealed) before their values are
@@ -34,6 +36,10 @@ StatusOr<uint32_t> Find(const Mapping& m, std::string_view name);
 // Indexes of live limiters, in slot order.
 std::vector<uint32_t> List(const Mapping& m);
 Status Retire(Mapping& m, std::string_view name);
+// Finishes a parameter change that a dead process left half done (its ring
+// sealed, the slot UPDATING): called by a caller that keeps meeting a
+// sealed ring. No-op otherwise.
+Status Repair(Mapping& m, uint32_t index);
 // The slot's name (bounded read).
 std::string NameOf(const SlotLayout& slot);
 

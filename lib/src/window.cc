@@ -1,10 +1,32 @@
 #include "window.h"
 
+#include <algorithm>
+
 namespace sluice::window {
 
 int64_t UntilNextWindow(const Params& p, int64_t now) {
   if (now < 0) return -now + p.window_ns;
   return p.window_ns - now % p.window_ns;
+}
+
+void BumpState(std::atomic<int64_t>& state, const Params& old_p, const Params& new_p, int64_t now) {
+  int64_t cur = state.load(std::memory_order_relaxed);
+  for (;;) {
+    int64_t next;
+    if (old_p.window_ns != new_p.window_ns) {
+      const uint64_t idx = IndexAt(new_p, now) & kIndexMask;
+      next = static_cast<int64_t>((idx << kCountBits) | std::min<uint64_t>(new_p.limit, kCountMask));
+      if (next == cur) next = cur + 1 <= static_cast<int64_t>((idx << kCountBits) | kCountMask) ? cur + 1 : cur;
+    } else {
+      const uint64_t count = static_cast<uint64_t>(cur) & kCountMask;
+      if (count == kCountMask) return;  // full for any limit: nobody can grant
+      next = cur + 1;
+    }
+    // release: see gcra::ParamsGuard.
+    if (state.compare_exchange_weak(cur, next, std::memory_order_release, std::memory_order_relaxed)) {
+      return;
+    }
+  }
 }
 
 uint64_t Used(int64_t state, const Params& p, int64_t now) {

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "gcra.h"  // ParamsGuard
 #include "sluice/limiter.h"
 
 namespace sluice::window {
@@ -48,13 +49,19 @@ inline int64_t IndexDelta(uint64_t idx, uint64_t stored) {
 // Time from `now` to the start of the next window.
 int64_t UntilNextWindow(const Params& p, int64_t now);
 
-// Inline: this is the hot path.
-inline Decision TryAcquire(std::atomic<int64_t>& state, const Params& p, uint32_t n,
-                    int64_t now) {
+using gcra::ParamsGuard;
+
+// Inline: this is the hot path. guard/stale: as gcra::TryAcquire.
+inline Decision TryAcquire(std::atomic<int64_t>& state, const Params& p, uint32_t n, int64_t now,
+                           const ParamsGuard& guard = {}, bool* stale = nullptr) {
   if (n > p.limit) return {false, now, -1};
   const uint64_t idx = IndexAt(p, now) & kIndexMask;
-  int64_t cur = state.load(std::memory_order_relaxed);
+  int64_t cur = state.load(std::memory_order_acquire);  // acquire: see ParamsGuard
   for (;;) {
+    if (guard.Stale()) {
+      *stale = true;
+      return {false, now, 0};
+    }
     const uint64_t stored = static_cast<uint64_t>(cur) >> kCountBits;
     const int64_t delta = IndexDelta(idx, stored);
     uint64_t count = static_cast<uint64_t>(cur) & kCountMask;
@@ -72,7 +79,7 @@ inline Decision TryAcquire(std::atomic<int64_t>& state, const Params& p, uint32_
     }
     const int64_t next = static_cast<int64_t>((use_idx << kCountBits) | (count + n));
     if (state.compare_exchange_weak(cur, next, std::memory_order_relaxed,
-                                    std::memory_order_relaxed)) {
+                                    std::memory_order_acquire)) {
       // A stale clock's grant counts in the stored, newer window: date it
       // at that window's start (a time the real clock has already passed).
       const int64_t at = delta < 0 ? (now / p.window_ns - delta) * p.window_ns : now;
@@ -80,6 +87,13 @@ inline Decision TryAcquire(std::atomic<int64_t>& state, const Params& p, uint32_
     }
   }
 }
+
+// After publishing new parameters (see gcra::BumpState): changes the state
+// word conservatively so decisions still using the old parameters fail
+// their CAS. Same window length: one more permit counted in the current
+// window. New window length: the window holding `now` (new length) counts
+// as full, since which grants fell in it under the old windows is unknown.
+void BumpState(std::atomic<int64_t>& state, const Params& old_p, const Params& new_p, int64_t now);
 
 // Permits counted in the window containing `now`.
 uint64_t Used(int64_t state, const Params& p, int64_t now);
