@@ -50,21 +50,32 @@ TEST(WindowTest, StaleClockCountsAgainstNewerWindow) {
   EXPECT_EQ(Used(st.load(), p, 550 * kMs), 2u);
 }
 
-TEST(WindowTest, IndexWrapAfterLongIdle) {
+TEST(WindowTest, IndexWrapAfterLongIdleUsesTheEpochHint) {
   std::atomic<int64_t> st{0};
+  std::atomic<uint64_t> epoch{0};
   const Params p{1, 1000};  // 1 us windows: the 40-bit index wraps in 12.7 days
-  EXPECT_TRUE(TryAcquire(st, p, 1, 5000).granted);
-  // 2^40 - 2^33 windows later the index looks 2^33 windows "behind": far
-  // more than any stale clock, so it is a new window.
+  EXPECT_TRUE(TryAcquire(st, p, 1, 5000, {}, nullptr, &epoch).granted);
+  EXPECT_EQ(epoch.load(), 5u);
+  // 2^40 - 2^33 windows later the 40-bit index looks 2^33 windows "behind":
+  // the full index is past the epoch, so it is a new window.
   const int64_t later = (5 + (int64_t{1} << 40) - (int64_t{1} << 33)) * 1000;
-  EXPECT_TRUE(TryAcquire(st, p, 1, later).granted);
-  // A wrap that looks like a slightly stale clock is denied (safe) and
-  // recovers within those few windows.
-  const int64_t wrapped = (6 + (int64_t{1} << 40) + (int64_t{1} << 40) - (int64_t{1} << 33) - 3) * 1000;
-  Decision d = TryAcquire(st, p, 1, wrapped);
-  EXPECT_FALSE(d.granted);
-  EXPECT_LE(d.retry_after_ns, 5000);
-  EXPECT_TRUE(TryAcquire(st, p, 1, wrapped + d.retry_after_ns).granted);
+  EXPECT_TRUE(TryAcquire(st, p, 1, later, {}, nullptr, &epoch).granted);
+  // Without the hint the ambiguous reading is the conservative one.
+  std::atomic<int64_t> st2{0};
+  EXPECT_TRUE(TryAcquire(st2, p, 1, 5000).granted);
+  EXPECT_FALSE(TryAcquire(st2, p, 1, later).granted);
+}
+
+TEST(WindowTest, VeryStaleClockNeverMovesTheWindowBack) {
+  std::atomic<int64_t> st{0};
+  std::atomic<uint64_t> epoch{0};
+  const Params p{1, 1000};
+  const int64_t t1 = 10000000000000;  // 10^13 ns
+  EXPECT_TRUE(TryAcquire(st, p, 1, t1, {}, nullptr, &epoch).granted);
+  // A clock 5*10^12 ns (5*10^9 windows, more than 2^32) behind.
+  EXPECT_FALSE(TryAcquire(st, p, 1, t1 - 5000000000000, {}, nullptr, &epoch).granted);
+  EXPECT_FALSE(TryAcquire(st, p, 1, t1 + 1, {}, nullptr, &epoch).granted);
+  EXPECT_TRUE(TryAcquire(st, p, 1, t1 + 1000, {}, nullptr, &epoch).granted);
 }
 
 TEST(WindowTest, RandomSweepNeverExceedsPerWindow) {

@@ -71,7 +71,8 @@ struct alignas(kCacheLine) SlotLayout {
   // (gcra, window) here. Nothing else is written here on the hot path.
   std::atomic<int64_t> state;        // gcra: TAT ns; window: idx<<24|count
   std::atomic<uint64_t> params_off;  // arena offset of the ParamsRecord
-  std::atomic<uint64_t> token;       // lease: last fencing token issued
+  std::atomic<uint64_t> token;       // lease: last fencing token issued;
+                                     // window: full index of the last move
   std::atomic<uint64_t> ring_hint;   // lease: where to scan from
   std::atomic<uint32_t> wake_seq;    // futex word, bumped by lease release
   std::atomic<uint32_t> sleepers;    // blocked lease waiters (approximate)

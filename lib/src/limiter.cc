@@ -131,7 +131,7 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
   } else if (p->spec.algorithm == Algorithm::kGcra) {
     d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &stale);
   } else if (p->spec.algorithm == Algorithm::kWindow) {
-    d = window::TryAcquire(slot_->state, p->window, permits, now, guard, &stale);
+    d = window::TryAcquire(slot_->state, p->window, permits, now, guard, &stale, &slot_->token);
   } else {
     d = Decide(permits, now);
   }
@@ -173,7 +173,7 @@ Decision Limiter::Decide(uint32_t permits, int64_t now) const {
         d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &sealed);
         break;
       case Algorithm::kWindow:
-        d = window::TryAcquire(slot_->state, p->window, permits, now, guard, &sealed);
+        d = window::TryAcquire(slot_->state, p->window, permits, now, guard, &sealed, &slot_->token);
         break;
       case Algorithm::kSliding: d = sliding::TryAcquire(p->ring, permits, now, &sealed); break;
       case Algorithm::kLease: d = lease::TryAcquireN(p->table, permits, now, &sealed); break;

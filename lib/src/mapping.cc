@@ -201,6 +201,17 @@ StatusOr<std::shared_ptr<Mapping>> Mapping::Open(std::string_view ns,
                                            "open it with create to initialise it");
     }
     if (Status s = ValidateHeader(*m->header_, size, path); !s.ok()) return s;
+    m->capacity_ = m->header_->capacity;
+    m->slots_offset_ = m->header_->slots_offset;
+    m->arena_offset_ = m->header_->arena_offset;
+    m->arena_size_ = m->header_->arena_size;
+    // The copies are what we use: check them once more (the header is shared
+    // memory and could have changed since ValidateHeader read it).
+    if (m->capacity_ == 0 || m->capacity_ > kMaxCapacity || m->slots_offset_ != kHeaderSize ||
+        m->arena_offset_ != kHeaderSize + uint64_t{m->capacity_} * sizeof(SlotLayout) ||
+        m->arena_size_ > kMaxArenaBytes || m->arena_offset_ + m->arena_size_ != size) {
+      return Status(Code::kCorrupt, path + ": header changed while it was validated");
+    }
   }
   return m;
 }
@@ -208,7 +219,7 @@ StatusOr<std::shared_ptr<Mapping>> Mapping::Open(std::string_view ns,
 Mapping::~Mapping() = default;
 
 SlotLayout* Mapping::slot(uint32_t i) const {
-  return reinterpret_cast<SlotLayout*>(base_ + header_->slots_offset +
+  return reinterpret_cast<SlotLayout*>(base_ + slots_offset_ +
                                        uint64_t{i} * sizeof(SlotLayout));
 }
 
@@ -221,15 +232,15 @@ StatusOr<uint64_t> Mapping::Allocate(uint64_t bytes) {
     if (used % kCacheLine != 0) {
       return Status(Code::kCorrupt, "segment arena bump pointer is misaligned");
     }
-    if (used > header_->arena_size || bytes > header_->arena_size - used) {
-      return Status(Code::kFull, "segment arena is full (" + std::to_string(header_->arena_size) +
+    if (used > arena_size_ || bytes > arena_size_ - used) {
+      return Status(Code::kFull, "segment arena is full (" + std::to_string(arena_size_) +
                                      " bytes); recreate the namespace with a larger arena");
     }
     // relaxed: the allocated bytes are published later through params_off
     // (release); the bump pointer only has to hand out disjoint ranges.
     if (header_->arena_used.compare_exchange_weak(used, used + bytes,
                                                   std::memory_order_relaxed)) {
-      return header_->arena_offset + used;
+      return arena_offset_ + used;
     }
   }
 }

@@ -28,7 +28,11 @@ class Mapping {
   const std::string& ns() const { return ns_; }
   bool read_only() const { return read_only_; }
   Header* header() const { return header_; }
-  uint32_t capacity() const { return header_->capacity; }
+  // Header fields validated at attach, copied: a later write to the shared
+  // header cannot move slots or the arena under us.
+  uint32_t capacity() const { return capacity_; }
+  uint64_t arena_offset() const { return arena_offset_; }
+  uint64_t arena_size() const { return arena_size_; }
   uint64_t size() const { return size_; }
   // REQUIRES: i < capacity().
   SlotLayout* slot(uint32_t i) const;
@@ -37,7 +41,7 @@ class Mapping {
   // that range is not inside the arena or is misaligned.
   template <typename T>
   T* ArenaAt(uint64_t off, uint64_t count) const {
-    if (off % alignof(T) != 0 || off < header_->arena_offset || off > size_) return nullptr;
+    if (off % alignof(T) != 0 || off < arena_offset_ || off > size_) return nullptr;
     if (count > (size_ - off) / sizeof(T)) return nullptr;
     return reinterpret_cast<T*>(base_ + off);
   }
@@ -54,6 +58,10 @@ class Mapping {
   char* base_ = nullptr;
   uint64_t size_ = 0;
   Header* header_ = nullptr;
+  uint32_t capacity_ = 0;
+  uint64_t slots_offset_ = 0;
+  uint64_t arena_offset_ = 0;
+  uint64_t arena_size_ = 0;
 };
 
 // Checks a mapped header against the file size; a clear error for

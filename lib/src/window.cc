@@ -32,7 +32,7 @@ void BumpState(std::atomic<int64_t>& state, const Params& old_p, const Params& n
 uint64_t Used(int64_t state, const Params& p, int64_t now) {
   const uint64_t idx = IndexAt(p, now) & kIndexMask;
   const uint64_t stored = static_cast<uint64_t>(state) >> kCountBits;
-  if (IndexDelta(idx, stored) > 0) return 0;
+  if (ResolveDelta(IndexDelta(idx, stored), IndexAt(p, now), 0) > 0) return 0;
   return static_cast<uint64_t>(state) & kCountMask;
 }
 

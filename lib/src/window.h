@@ -8,7 +8,11 @@
 //  2. A `now` older than the stored index (a stale or backwards clock) is
 //     counted against the stored, newer window: it can deny, never exceed;
 //     such a grant is dated (Decision::now_ns) at that window's start.
-//  3. As with any fixed-window counter, up to 2*limit can pass in an
+//  3. An index more than 2^32 windows "behind" the stored one is ambiguous
+//     (a clock that stale, or a 40-bit wrap after a long idle); the full
+//     index of the last move (kept in the slot's token word) decides, and
+//     without it the older reading wins: the state never moves backwards.
+//  4. As with any fixed-window counter, up to 2*limit can pass in an
 //     interval of length `window` that straddles a boundary (docs say so).
 // Memory order: relaxed, as for gcra: the word carries no other data.
 #ifndef SLUICE_SRC_WINDOW_H_
@@ -38,12 +42,20 @@ inline uint64_t IndexAt(const Params& p, int64_t now) {
 // Signed distance idx - stored in 40-bit modular arithmetic.
 inline int64_t IndexDelta(uint64_t idx, uint64_t stored) {
   uint64_t d = (idx - stored) & kIndexMask;
-  int64_t delta = static_cast<int64_t>(d << kCountBits) >> kCountBits;
-  // A stored index far "ahead" is really far behind (the 40-bit index
-  // wrapped while the limiter sat idle): treat it as an old window. Stale
-  // clocks are at most seconds behind, never 2^32 windows.
-  if (delta < -(int64_t{1} << 32)) delta = 1;
-  return delta;
+  return static_cast<int64_t>(d << kCountBits) >> kCountBits;
+}
+
+// Beyond this many windows "behind", a stored index is ambiguous: a clock
+// that stale, or an index that wrapped (2^40 windows) while idle.
+constexpr int64_t kAmbiguous = int64_t{1} << 32;
+
+// Resolves an ambiguous delta with `epoch`, the full index of the last move
+// to a newer window (0: unknown): newer than it means the index wrapped
+// (a new window); otherwise the clock is stale and counts against the
+// stored window. Never moves the state backwards on a guess.
+inline int64_t ResolveDelta(int64_t delta, uint64_t full_idx, uint64_t epoch) {
+  if (delta >= -kAmbiguous) return delta;
+  return (epoch != 0 && full_idx > epoch) ? 1 : -kAmbiguous;
 }
 
 // Time from `now` to the start of the next window.
@@ -53,9 +65,11 @@ using gcra::ParamsGuard;
 
 // Inline: this is the hot path. guard/stale: as gcra::TryAcquire.
 inline Decision TryAcquire(std::atomic<int64_t>& state, const Params& p, uint32_t n, int64_t now,
-                           const ParamsGuard& guard = {}, bool* stale = nullptr) {
+                           const ParamsGuard& guard = {}, bool* stale = nullptr,
+                           std::atomic<uint64_t>* epoch = nullptr) {
   if (n > p.limit) return {false, now, -1};
-  const uint64_t idx = IndexAt(p, now) & kIndexMask;
+  const uint64_t full_idx = IndexAt(p, now);
+  const uint64_t idx = full_idx & kIndexMask;
   int64_t cur = state.load(std::memory_order_acquire);  // acquire: see ParamsGuard
   for (;;) {
     if (guard.Stale()) {
@@ -63,27 +77,32 @@ inline Decision TryAcquire(std::atomic<int64_t>& state, const Params& p, uint32_
       return {false, now, 0};
     }
     const uint64_t stored = static_cast<uint64_t>(cur) >> kCountBits;
-    const int64_t delta = IndexDelta(idx, stored);
+    const int64_t delta = ResolveDelta(IndexDelta(idx, stored), full_idx,
+                                       epoch ? epoch->load(std::memory_order_relaxed) : 0);
     uint64_t count = static_cast<uint64_t>(cur) & kCountMask;
     uint64_t use_idx = stored;
     if (delta > 0) {
       count = 0;
       use_idx = idx;
     }
+    // delta < 0: our clock is behind the stored window, which ends -delta
+    // windows after ours (saturating: a stale clock may be far behind).
+    const __int128 ahead_ns = static_cast<__int128>(delta < 0 ? -delta : 0) * p.window_ns;
     if (count + n > p.limit) {
-      // delta < 0: our clock is behind the stored window; it ends at least
-      // -delta windows after ours.
-      int64_t wait = UntilNextWindow(p, now);
-      if (delta < 0) wait += -delta * p.window_ns;
-      return {false, now, wait};
+      const __int128 wait = ahead_ns + UntilNextWindow(p, now);
+      return {false, now, wait > INT64_MAX / 2 ? INT64_MAX / 2 : static_cast<int64_t>(wait)};
     }
     const int64_t next = static_cast<int64_t>((use_idx << kCountBits) | (count + n));
     if (state.compare_exchange_weak(cur, next, std::memory_order_relaxed,
                                     std::memory_order_acquire)) {
+      // Hint for ResolveDelta (any value is safe: it only picks between two
+      // conservative readings of an ambiguous index).
+      if (delta > 0 && epoch) epoch->store(full_idx, std::memory_order_relaxed);
       // A stale clock's grant counts in the stored, newer window: date it
       // at that window's start (a time the real clock has already passed).
-      const int64_t at = delta < 0 ? (now / p.window_ns - delta) * p.window_ns : now;
-      return {true, at, 0};
+      if (delta >= 0) return {true, now, 0};
+      const __int128 at = static_cast<__int128>(now / p.window_ns) * p.window_ns + ahead_ns;
+      return {true, at > INT64_MAX / 2 ? INT64_MAX / 2 : static_cast<int64_t>(at), 0};
     }
   }
 }
