@@ -3,6 +3,7 @@
 #include "mapping.h"
 
 #include <sys/file.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@ struct Mapping::Impl {
 
 namespace {
 
+constexpr int64_t kLockWaitNs = 5LL * 1000 * 1000 * 1000;
+
 std::string ShmName(std::string_view ns) { return "sluice." + std::string(ns); }
 
 Status ErrnoStatus(const std::string& what, int err) {
@@ -36,9 +39,19 @@ Status ErrnoStatus(const std::string& what, int err) {
 
 // flock for the duration of a scope; released on every path (and by the
 // kernel if the process dies).
+// Waits at most kLockWaitNs: a creator that is stopped (not dead) must not
+// hang every other process forever.
 class FileLock {
  public:
-  FileLock(int fd, int op) : fd_(fd) { ok_ = flock(fd_, op) == 0; }
+  FileLock(int fd, int op) : fd_(fd) {
+    const int64_t deadline = platform::NowNs() + kLockWaitNs;
+    for (;;) {
+      ok_ = flock(fd_, op | LOCK_NB) == 0;
+      if (ok_ || errno != EWOULDBLOCK || platform::NowNs() > deadline) return;
+      timespec ts{0, 1000 * 1000};
+      nanosleep(&ts, nullptr);
+    }
+  }
   ~FileLock() {
     if (ok_) flock(fd_, LOCK_UN);
   }
@@ -155,7 +168,13 @@ StatusOr<std::shared_ptr<Mapping>> Mapping::Open(std::string_view ns,
     // Creator and attachers serialise on an flock of the object itself: a
     // creator that dies releases it, and the next one re-initialises.
     FileLock lock(fd, (o.create && !o.read_only) ? LOCK_EX : LOCK_SH);
-    if (!lock.ok()) return ErrnoStatus(path + ": flock", errno);
+    if (!lock.ok()) {
+      if (errno == EWOULDBLOCK) {
+        return Status(Code::kIo, path + ": another process has been creating this segment for "
+                                        "over 5s (stopped?); try again");
+      }
+      return ErrnoStatus(path + ": flock", errno);
+    }
     uint64_t size = FileSize(fd);
     if (o.create && !o.read_only) {
       bool fresh = size == 0;
@@ -167,16 +186,21 @@ StatusOr<std::shared_ptr<Mapping>> Mapping::Open(std::string_view ns,
       }
       if (fresh) {
         const uint64_t arena_off = kHeaderSize + uint64_t{o.capacity} * sizeof(SlotLayout);
-        const uint64_t total = arena_off + RoundUp(o.arena_bytes, kCacheLine);
-        if (ftruncate(fd, 0) != 0 || ftruncate(fd, static_cast<off_t>(total)) != 0) {
+        uint64_t total = arena_off + RoundUp(o.arena_bytes, kCacheLine);
+        // Never truncate below the current size: another process may still
+        // map a (never initialised) old file; it is zeroed below instead.
+        if (size > total && size - arena_off <= kMaxArenaBytes) total = size;
+        if (size != total && ftruncate(fd, static_cast<off_t>(total)) != 0) {
           return ErrnoStatus(path + ": ftruncate", errno);
         }
+        const bool reused = size != 0;
         if (fchmod(fd, o.mode) != 0) return ErrnoStatus(path + ": fchmod", errno);
         if (o.group != gid_t(-1) && fchown(fd, uid_t(-1), o.group) != 0) {
           return ErrnoStatus(path + ": fchown", errno);
         }
         try {
           bip::mapped_region r(m->impl_->shm, bip::read_write, 0, total);
+          if (reused) std::memset(static_cast<char*>(r.get_address()) + arena_off, 0, total - arena_off);
           InitSegment(static_cast<char*>(r.get_address()), total, o, arena_off);
         } catch (const bip::interprocess_exception& e) {
           return ErrnoStatus(path + ": mmap", e.get_native_error());
