@@ -14,6 +14,8 @@
 //   control ("poll": one process polling try_acquire) shows the measure
 //   sees CPU use when there is some.
 // --slack NS sets the caller's timer slack (prctl); 0 keeps the default.
+// waking --raw 1 sleeps to the same schedule with clock_nanosleep alone (no
+// limiter): the platform's wake-up lateness, for comparison.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,16 +77,26 @@ int RunWaking(const Args& a) {
   int64_t prev_grant = INT64_MIN / 2;
   const int64_t start = NowNs();
   const int64_t end = start + int64_t(seconds * 1e9);
+  const bool raw = a.Int("raw", 0) != 0;
   for (int64_t now = start; now < end; ++calls) {
     const int64_t grant = std::max(now, prev_grant + T);
-    if (!l.Acquire(1, -1).ok()) return 1;
+    if (raw) {
+      // The platform's own floor: the same schedule, clock_nanosleep alone.
+      if (grant > now) {
+        timespec ts{time_t(grant / kSecond), long(grant % kSecond)};
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+      }
+    } else if (!l.Acquire(1, -1).ok()) {
+      return 1;
+    }
     const int64_t back = NowNs();
     if (grant > now) late.push_back(back - grant);
     prev_grant = grant;
     now = back;
   }
   const double achieved = double(calls) * 1e9 / double(NowNs() - start);
-  PrintLateness("waking", JsonLine().Int("rate", rate).Int("slack_ns", slack).Int("calls", calls)
+  PrintLateness("waking", JsonLine().Str("what", raw ? "raw" : "gcra").Int("rate", rate)
+                              .Int("slack_ns", slack).Int("calls", calls)
                               .Num("achieved_per_s", achieved), late);
   return 0;
 }
