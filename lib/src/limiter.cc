@@ -126,8 +126,7 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
   bool stale = false;
   const gcra::ParamsGuard guard{&slot_->params_off, p->off};
   if (__builtin_expect(changed || !p->writable, 0)) {
-    if (c.read_only) return {false, now, -1};
-    d = Decide(permits, now);
+    d = c.read_only ? Decision{false, now, -1} : Decide(permits, now);
   } else if (p->spec.algorithm == Algorithm::kGcra) {
     d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &stale);
   } else if (p->spec.algorithm == Algorithm::kWindow) {
