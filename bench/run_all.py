@@ -466,7 +466,7 @@ def report(s, m, a, started, finished, load_before, other, made):
                        if sl != 1 and meas == "grant"), None)
     blocked_max = max(v["cpu_us_per_s"] for k, v in s["blocked"].items() if k != "poll")
     py = s.get("python", {}).get("try_acquire() granted")
-    loaded = load_before > 0.7 or other > 0.1
+    loaded = other > 0.1  # the load average also counts this script's own earlier work
     w("# sluice benchmarks")
     w("")
     shown = []  # the command line, less where the outputs went
@@ -563,11 +563,9 @@ def report(s, m, a, started, finished, load_before, other, made):
         w(f"Where gcra's time goes: the GCRA step itself (`gcra::TryAcquire` plus the clock read) "
           f"costs {core['ns']:.1f} ns ({core['ratio']:.2f}x the floor; inlined: {rep['ratio']:.2f}x), so "
           f"the other {mi['BM_Gcra']['ns'] - core['ns']:.0f} ns of `Limiter::TryAcquire` are the "
-          "handle layer in `lib/src/limiter.cc`: the parameter-change check, per-handle counting, "
-          "and the 24-byte `Decision` assembled on the stack and copied out (`perf annotate` puts "
-          "about half of that layer's own samples on the store-forwarding stall of that copy: a "
-          "16-byte load over a 1-byte and an 8-byte store). A denied sliding decision scans the "
-          "ring, so its cost grows with `limit` (rows `sliding denied`).")
+          "handle layer in `lib/src/limiter.cc`: the parameter-change check, per-handle counting "
+          "and returning the 24-byte `Decision`. A denied sliding decision scans the ring, so its "
+          "cost grows with `limit` (rows `sliding denied`).")
         w("")
     w("### Against the peers: per-call latency")
     w("")
