@@ -34,7 +34,7 @@ Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
       r.retry_after_ns = wait;
       return r;
     }
-    if (tat.compare_exchange_weak(cur, next, std::memory_order_relaxed,
+    if (tat.compare_exchange_weak(cur, next, std::memory_order_acquire,
                                   std::memory_order_acquire)) {
       r.ok = true;
       r.grant_ns = now + wait;

@@ -57,9 +57,11 @@ inline Decision TryAcquire(std::atomic<int64_t>& tat, const Params& p, uint32_t 
                            const ParamsGuard& guard = {}, bool* stale = nullptr) {
   if (n > p.burst) return {false, now, -1};
   const int64_t inc = static_cast<int64_t>(n) * p.cost1;
-  // acquire: see ParamsGuard. The CAS itself may be relaxed: the TAT word
-  // carries no other data, so the word's modification order alone orders
-  // the decisions.
+  // acquire (load, and a failed CAS's reload): see ParamsGuard. The TAT
+  // word carries no other data, so the word's modification order alone
+  // orders the decisions; the successful CAS is acquire only because a
+  // failure order may not be stronger than the success order (and on
+  // x86-64 every CAS is a full barrier anyway).
   int64_t cur = tat.load(std::memory_order_acquire);
   for (;;) {
     if (guard.Stale()) {
@@ -69,7 +71,7 @@ inline Decision TryAcquire(std::atomic<int64_t>& tat, const Params& p, uint32_t 
     const int64_t next = (cur > now ? cur : now) + inc;
     const int64_t wait = next - p.tau - now;
     if (wait > 0) return {false, now, wait};
-    if (tat.compare_exchange_weak(cur, next, std::memory_order_relaxed,
+    if (tat.compare_exchange_weak(cur, next, std::memory_order_acquire,
                                   std::memory_order_acquire)) {
       return {true, now, 0};
     }

@@ -93,7 +93,7 @@ inline Decision TryAcquire(std::atomic<int64_t>& state, const Params& p, uint32_
       return {false, now, wait > INT64_MAX / 2 ? INT64_MAX / 2 : static_cast<int64_t>(wait)};
     }
     const int64_t next = static_cast<int64_t>((use_idx << kCountBits) | (count + n));
-    if (state.compare_exchange_weak(cur, next, std::memory_order_relaxed,
+    if (state.compare_exchange_weak(cur, next, std::memory_order_acquire,
                                     std::memory_order_acquire)) {
       // Hint for ResolveDelta (any value is safe: it only picks between two
       // conservative readings of an ambiguous index).
