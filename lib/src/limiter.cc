@@ -114,18 +114,18 @@ void Limiter::FlushStats() {
 
 // The hot path. Kept in one function so the compiler can inline the gcra
 // and window algorithms and the counting: one clock read, two loads of the
-// slot's hot line (params_off; state), one CAS on it, and process-local
+// slot's hot line (state; params_off), one CAS on it, and process-local
 // loads and stores.
 __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t permits,
                                                                   int64_t now) const {
   HandleCache& c = *cache_;
   const ActiveParams* p = c.active.load(std::memory_order_acquire);
-  // acquire pairs with the release store of params_off by Define.
-  const bool changed = slot_->params_off.load(std::memory_order_acquire) != p->off;
+  // gcra and window check params_off themselves (ParamsGuard, after reading
+  // the state); sliding and lease go through Decide, which reloads.
   Decision d;
   bool stale = false;
   const gcra::ParamsGuard guard{&slot_->params_off, p->off};
-  if (__builtin_expect(changed || !p->writable, 0)) {
+  if (__builtin_expect(!p->writable, 0)) {
     d = c.read_only ? Decision{false, now, -1} : Decide(permits, now);
   } else if (p->spec.algorithm == Algorithm::kGcra) {
     d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &stale);
