@@ -96,16 +96,30 @@ const ActiveParams* Limiter::Reload() const {
   return cache_->all.back().get();
 }
 
-void Limiter::Count(bool granted, uint32_t permits, int64_t now) const {
-  HandleCache& c = *cache_;
-  c.DropIfForked();
+namespace {
+
+// Counts a decision in process memory (see HandleCache). File-local so it
+// inlines into the hot path; Limiter::Count is the copy acquire.cc calls.
+__attribute__((always_inline)) inline void CountIn(HandleCache& c, bool granted,
+                                                   uint32_t permits, int64_t now) {
+  if (__builtin_expect(c.fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration(), 0)) {
+    c.DropIfForked();
+  }
   std::atomic<uint64_t>& n = granted ? c.granted : c.denied;
   n.store(n.load(std::memory_order_relaxed) + permits, std::memory_order_relaxed);
   const uint32_t calls = c.calls.load(std::memory_order_relaxed) + 1;
   c.calls.store(calls, std::memory_order_relaxed);
-  if (calls >= kFlushCalls || now - c.last_flush_ns.load(std::memory_order_relaxed) >= kFlushNs) {
+  if (__builtin_expect(calls >= kFlushCalls ||
+                           now - c.last_flush_ns.load(std::memory_order_relaxed) >= kFlushNs,
+                       0)) {
     c.Flush();
   }
+}
+
+}  // namespace
+
+void Limiter::Count(bool granted, uint32_t permits, int64_t now) const {
+  CountIn(*cache_, granted, permits, now);
 }
 
 void Limiter::FlushStats() {
@@ -126,7 +140,7 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
   bool stale = false;
   const gcra::ParamsGuard guard{&slot_->params_off, p->off};
   if (__builtin_expect(!p->writable, 0)) {
-    d = c.read_only ? Decision{false, now, -1} : Decide(permits, now);
+    d = Decision{false, now, -1};  // a read-only mapping never decides
   } else if (p->spec.algorithm == Algorithm::kGcra) {
     d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &stale);
   } else if (p->spec.algorithm == Algorithm::kWindow) {
@@ -135,19 +149,7 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
     d = Decide(permits, now);
   }
   if (__builtin_expect(stale, 0)) d = Decide(permits, now);
-  // Count in process memory; see HandleCache.
-  if (__builtin_expect(c.fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration(), 0)) {
-    c.DropIfForked();
-  }
-  std::atomic<uint64_t>& n = d.granted ? c.granted : c.denied;
-  n.store(n.load(std::memory_order_relaxed) + permits, std::memory_order_relaxed);
-  const uint32_t calls = c.calls.load(std::memory_order_relaxed) + 1;
-  c.calls.store(calls, std::memory_order_relaxed);
-  if (__builtin_expect(calls >= kFlushCalls ||
-                           now - c.last_flush_ns.load(std::memory_order_relaxed) >= kFlushNs,
-                       0)) {
-    c.Flush();
-  }
+  CountIn(c, d.granted, permits, now);
   return d;
 }
 

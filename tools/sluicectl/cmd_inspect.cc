@@ -19,7 +19,7 @@ void AddLs(CLI::App& app, int* exit_code) {
   verb->add_flag("--json", o->json, "one JSON object (fields in docs/sluicectl.md)");
   verb->footer(
       "Maps the segment read-only. Counters are flushed by each process in batches\n"
-      "(at most 64 decisions or 1ms late).\n"
+      "(after 64 decisions, or on the first decision 1 ms after the last flush).\n"
       "Examples:\n"
       "  sluicectl ls\n"
       "  sluicectl ls -n web --json | jq '.limiters[].name'");
