@@ -27,7 +27,7 @@ TEST(LimiterTest, GcraAcquireSleepsUntilItsTurn) {
   const int64_t t0 = MonotonicNowNs();
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(l.Acquire(1, -1).ok());
   const int64_t took = MonotonicNowNs() - t0;
-  EXPECT_GE(took, 60 * kMs);  // 3 waits of 20 ms: never early
+  EXPECT_GE(took, 60 * kMs);       // 3 waits of 20 ms: never early
   EXPECT_EQ(l.stats().waits, 3u);  // the first was granted at once
   EXPECT_GE(l.stats().wait_ns, uint64_t(55 * kMs));
 }
@@ -51,7 +51,10 @@ TEST(LimiterTest, CancelledAcquireGivesItsTurnBack) {
   Limiter l = *seg.Define("g", LimiterSpec::Gcra(1, 10 * kNanosPerSecond, 1));
   ASSERT_TRUE(l.TryAcquire(1).granted);
   std::atomic<bool> stop{false};
-  std::thread t([&] { EXPECT_TRUE(testing::WaitFor([&] { return l.stats().waiting > 0; }, std::chrono::seconds(5))); stop = true; });
+  std::thread t([&] {
+    EXPECT_TRUE(testing::WaitFor([&] { return l.stats().waiting > 0; }, std::chrono::seconds(5)));
+    stop = true;
+  });
   CancelCheck c{[](void* a) { return static_cast<std::atomic<bool>*>(a)->load(); }, &stop};
   EXPECT_EQ(l.Acquire(1, -1, c).code(), Code::kCancelled);
   t.join();
@@ -206,7 +209,8 @@ TEST(LimiterTest, SlidingShrinkKeepsNewestGrants) {
   ScopedNamespace ns("shrink");
   Segment seg = ns.Open();
   Limiter l = *seg.Define("s", LimiterSpec::Sliding(4, 100 * kMs));
-  const int64_t t = 1000 * kNanosPerSecond;
+  // Real time: a change drops grants that expired by the updater's clock.
+  const int64_t t = MonotonicNowNs();
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(l.TryAcquireAt(1, t + i * 10 * kMs).granted);
   ASSERT_TRUE(seg.Define("s", LimiterSpec::Sliding(2, 100 * kMs)).ok());
   // Kept: the grants at +20 and +30 ms. Nothing frees before +120 ms.
@@ -232,6 +236,82 @@ TEST(LimiterTest, LeaseShrinkGatesUntilDroppedLeasesLapse) {
   const Lease& kept = a->index == 0 ? *a : *b;
   ASSERT_TRUE(l.ReleaseLease(kept).ok());
   EXPECT_FALSE(l.AcquireLease(0).ok());
+}
+
+// Issue 8: limit 10 -> 5 -> 10 inside one window granted 15.
+TEST(LimiterTest, SlidingShrinkThenGrowRemembersDroppedGrants) {
+  ScopedNamespace ns("shrinkgrow");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("s", LimiterSpec::Sliding(10, 30 * kNanosPerSecond));
+  const int64_t t = MonotonicNowNs();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(l.TryAcquireAt(1, t + i).granted);
+  ASSERT_TRUE(seg.Define("s", LimiterSpec::Sliding(5, 30 * kNanosPerSecond)).ok());
+  ASSERT_TRUE(seg.Define("s", LimiterSpec::Sliding(10, 30 * kNanosPerSecond)).ok());
+  const int64_t now = MonotonicNowNs();
+  EXPECT_FALSE(l.TryAcquireAt(1, now).granted) << "10 grants are still inside the window";
+  EXPECT_EQ(l.LevelAt(now).used, 10.0);
+  // Growing past what was dropped adds free words (from the change on).
+  ASSERT_TRUE(seg.Define("s", LimiterSpec::Sliding(12, 30 * kNanosPerSecond)).ok());
+  const int64_t later = MonotonicNowNs();
+  EXPECT_TRUE(l.TryAcquireAt(2, later).granted);
+  EXPECT_FALSE(l.TryAcquireAt(1, later).granted);
+  // Everything frees one window after the newest grant.
+  EXPECT_TRUE(l.TryAcquireAt(10, later + 30 * kNanosPerSecond).granted);
+}
+
+// Issue 8: holders 4 -> 2 -> 4 with 4 leases held granted 2 more (6 held).
+TEST(LimiterTest, LeaseShrinkThenGrowKeepsEveryHeldLease) {
+  ScopedNamespace ns("lshrinkgrow");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("lk", LimiterSpec::Lease(4, 30 * kNanosPerSecond, false));
+  std::vector<Lease> held;
+  for (int i = 0; i < 4; ++i) {
+    StatusOr<Lease> x = l.AcquireLease(0);
+    ASSERT_TRUE(x.ok());
+    held.push_back(*x);
+  }
+  ASSERT_TRUE(seg.Define("lk", LimiterSpec::Lease(2, 30 * kNanosPerSecond, false)).ok());
+  ASSERT_TRUE(seg.Define("lk", LimiterSpec::Lease(4, 30 * kNanosPerSecond, false)).ok());
+  EXPECT_FALSE(l.AcquireLease(0).ok()) << "4 leases are held";
+  EXPECT_FALSE(l.TryAcquire(1).granted);
+  EXPECT_EQ(l.level().used, 4.0);
+  // One more holder than was dropped: exactly one more lease.
+  ASSERT_TRUE(seg.Define("lk", LimiterSpec::Lease(5, 30 * kNanosPerSecond, false)).ok());
+  EXPECT_TRUE(l.AcquireLease(0).ok());
+  EXPECT_FALSE(l.AcquireLease(0).ok());
+  // Releasing a lease whose entry survived frees it again.
+  ASSERT_TRUE(l.ReleaseLease(held[0]).ok());
+  EXPECT_TRUE(l.AcquireLease(0).ok());
+}
+
+// A slower rate with the same burst used to forgive most of the debt (kept
+// in nanoseconds): 10 fast permits then 9 more at once under 1/s.
+TEST(LimiterTest, GcraSlowerRateKeepsTheDebtInPermits) {
+  ScopedNamespace ns("gslow");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("g", LimiterSpec::Gcra(1000, kNanosPerSecond, 10));
+  const int64_t t = MonotonicNowNs();
+  ASSERT_TRUE(l.TryAcquireAt(10, t).granted);
+  ASSERT_TRUE(seg.Define("g", LimiterSpec::Gcra(1, kNanosPerSecond, 10)).ok());
+  const int64_t now = MonotonicNowNs();
+  EXPECT_FALSE(l.TryAcquireAt(1, now).granted) << "the 10 permits spent still count";
+  EXPECT_NEAR(l.LevelAt(now).used, 10.0, 0.01);
+  // And a faster rate does not keep the old debt in nanoseconds either.
+  ASSERT_TRUE(seg.Define("g", LimiterSpec::Gcra(1000, kNanosPerSecond, 10)).ok());
+  EXPECT_TRUE(l.TryAcquireAt(1, MonotonicNowNs() + 2 * kMs).granted);
+}
+
+// A window length change counts the window as full for any limit: a later
+// limit raise inside that window finds no room.
+TEST(LimiterTest, WindowFullAfterLengthChangeStaysFullWhenTheLimitGrows) {
+  ScopedNamespace ns("wfull");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("w", LimiterSpec::Window(5, 20 * kNanosPerSecond));
+  ASSERT_TRUE(seg.Define("w", LimiterSpec::Window(5, 10 * kNanosPerSecond)).ok());
+  ASSERT_TRUE(seg.Define("w", LimiterSpec::Window(50, 10 * kNanosPerSecond)).ok());
+  const int64_t now = MonotonicNowNs();
+  EXPECT_FALSE(l.TryAcquireAt(1, now).granted);
+  EXPECT_EQ(l.LevelAt(now).used, 50.0);
 }
 
 TEST(LimiterTest, StatsAreFlushedAndReadableElsewhere) {

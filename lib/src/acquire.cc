@@ -2,6 +2,7 @@
 // clock_nanosleep, and lease waits on a process-shared futex.
 #include <algorithm>
 #include <cassert>
+#include <optional>
 #include <vector>
 
 #include "handle_cache.h"
@@ -23,7 +24,6 @@ Status TooManyPermits(uint32_t n, const LimiterSpec& s) {
                                             s.Describe() + " (capacity " +
                                             std::to_string(s.Capacity()) + ")");
 }
-
 
 // Registers a sleeper for the span of a wait (the "waiting" gauge).
 class WaitScope {
@@ -59,7 +59,9 @@ template <typename TryFn>
 Status WaitForLease(SlotLayout* slot, TryFn try_once, int64_t deadline, bool reclaim,
                     const CancelCheck& cancel, WaitScope* scope) {
   struct Sleeper {
-    explicit Sleeper(SlotLayout* s) : s_(s) { s_->sleepers.fetch_add(1, std::memory_order_seq_cst); }
+    explicit Sleeper(SlotLayout* s) : s_(s) {
+      s_->sleepers.fetch_add(1, std::memory_order_seq_cst);
+    }
     ~Sleeper() { s_->sleepers.fetch_sub(1, std::memory_order_seq_cst); }
     SlotLayout* s_;
   } sleeper(slot);
@@ -92,19 +94,27 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
   auto max_wait = [&] { return deadline < 0 ? int64_t{-1} : std::max<int64_t>(0, deadline - now); };
   WaitScope scope(slot_, now);
   // gcra and sliding reserve a turn (invariant 3/4 of gcra.h/sliding.h):
-  // count it, then sleep to it; a cancelled sleep gives the turn back.
-  auto take_turn = [&](const LimiterSpec& spec, bool ok, int64_t retry_after_ns, int64_t grant_ns,
-                       auto refund) -> Status {
-    Count(ok, permits, now);
-    if (!ok) return retry_after_ns < 0 ? TooManyPermits(permits, spec) : TimeoutStatus();
+  // count it, then sleep to it; a cancelled sleep gives the turn back. A
+  // turn reserved under parameters that changed before it came is not
+  // used (nullopt: reserve again under the new ones; the old turn stays
+  // spent, which can only deny more): a shrink binds sleepers too.
+  bool counted = false;
+  auto take_turn = [&](const ActiveParams& p, bool ok, int64_t retry_after_ns, int64_t grant_ns,
+                       auto refund) -> std::optional<Status> {
+    if (!counted) Count(ok, permits, now);
+    counted = true;
+    if (!ok) return retry_after_ns < 0 ? TooManyPermits(permits, p.spec) : TimeoutStatus();
     *granted_ns = grant_ns;
-    if (grant_ns <= now) return Status::OK();
+    if (grant_ns <= now) return Status::OK();  // decided now, like TryAcquire
     scope.Slept();
     if (!platform::SleepUntil(grant_ns, cancel)) {
       refund();
       return CancelledStatus();
     }
-    return Status::OK();
+    // acquire: pairs with the updater's release store of params_off.
+    if (slot_->params_off.load(std::memory_order_acquire) == p.off) return Status::OK();
+    now = platform::NowNs();
+    return std::nullopt;
   };
   for (int attempt = 0;; ++attempt) {
     const ActiveParams* p = Params();
@@ -113,8 +123,11 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
         gcra::Reservation r = gcra::Reserve(slot_->state, p->gcra, permits, now, max_wait(),
                                             gcra::ParamsGuard{&slot_->params_off, p->off});
         if (r.stale) continue;  // parameters changed: reserve under the new ones
-        return take_turn(p->spec, r.ok, r.retry_after_ns, r.grant_ns,
-                         [&] { gcra::Refund(slot_->state, r); });
+        if (auto s = take_turn(*p, r.ok, r.retry_after_ns, r.grant_ns,
+                               [&] { gcra::Refund(slot_->state, r); })) {
+          return *s;
+        }
+        continue;
       }
       case Algorithm::kSliding: {
         std::vector<sliding::Undo> undo(permits);
@@ -124,14 +137,18 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
           if (attempt >= kSealedRetries) {
             // An updater died half way: finish its change, then wait a little.
             slots::Repair(*m_, index_);
-            if (deadline >= 0 && now >= deadline) return take_turn(p->spec, false, 0, 0, [] {});
+            if (deadline >= 0 && now >= deadline) return *take_turn(*p, false, 0, 0, [] {});
             if (!platform::SleepUntil(now + kNanosPerMilli, cancel)) return CancelledStatus();
             now = platform::NowNs();
           }
           continue;
         }
-        return take_turn(p->spec, r.ok, r.retry_after_ns, r.grant_ns,
-                         [&] { sliding::Refund(p->ring, permits, undo.data(), r.grant_ns); });
+        if (auto s = take_turn(*p, r.ok, r.retry_after_ns, r.grant_ns, [&] {
+              sliding::Refund(p->ring, permits, undo.data(), r.grant_ns);
+            })) {
+          return *s;
+        }
+        continue;
       }
       case Algorithm::kWindow: {
         Decision d = Decide(permits, now);

@@ -14,8 +14,8 @@ Params MakeParams(uint64_t rate, int64_t period_ns, uint64_t burst) {
   return p;
 }
 
-Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
-                    int64_t now, int64_t max_wait_ns, const ParamsGuard& guard) {
+Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n, int64_t now,
+                    int64_t max_wait_ns, const ParamsGuard& guard) {
   Reservation r;
   if (n > p.burst) {
     r.retry_after_ns = -1;
@@ -45,17 +45,36 @@ Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
   }
 }
 
+void ConvertState(std::atomic<int64_t>& tat, const Params& old_p, const Params& new_p,
+                  int64_t now) {
+  int64_t cur = tat.load(std::memory_order_relaxed);
+  for (;;) {
+    int64_t next = cur + 1;
+    if (cur > now && old_p.cost1 != new_p.cost1) {
+      // ceil(debt * T_new / T_old), saturating far beyond any real debt.
+      const __int128 debt = (static_cast<__int128>(cur) - now) * new_p.cost1;
+      const __int128 scaled = (debt + old_p.cost1 - 1) / old_p.cost1;
+      const __int128 limit = static_cast<__int128>(INT64_MAX / 2) - now;
+      next = now + static_cast<int64_t>(scaled > limit ? limit : scaled);
+      if (next == cur) next = cur + 1;
+    }
+    // release: pairs with the decisions' acquire loads (see ParamsGuard).
+    if (tat.compare_exchange_weak(cur, next, std::memory_order_release,
+                                  std::memory_order_relaxed)) {
+      return;
+    }
+  }
+}
+
 bool Refund(std::atomic<int64_t>& tat, const Reservation& r) {
   int64_t expected = r.new_tat;
-  return tat.compare_exchange_strong(expected, r.prev_tat,
-                                     std::memory_order_relaxed,
+  return tat.compare_exchange_strong(expected, r.prev_tat, std::memory_order_relaxed,
                                      std::memory_order_relaxed);
 }
 
 double Used(int64_t tat, const Params& p, int64_t now) {
   if (tat <= now) return 0;
-  return std::min<double>(static_cast<double>(p.burst),
-                          static_cast<double>(tat - now) / p.cost1);
+  return std::min<double>(static_cast<double>(p.burst), static_cast<double>(tat - now) / p.cost1);
 }
 
 }  // namespace sluice::gcra

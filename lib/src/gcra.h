@@ -12,8 +12,16 @@
 //  4. Time going backwards (a stale `now`) only makes max(TAT, now) larger
 //     relative to now: it can deny more, never grant more.
 //  5. A grant's CAS lands while the parameters it used are published
-//     (ParamsGuard, BumpState): a process stalled mid-decision across a
+//     (ParamsGuard, ConvertState): a process stalled mid-decision across a
 //     parameter change cannot grant under the old parameters after it.
+//     (Residual: a rate increase lowers TAT; a decision stalled between
+//     its ParamsGuard check and its CAS could still land if later grants
+//     brought TAT back to the exact nanosecond it read.)
+//  6. A parameter change keeps the debt in permits, not in nanoseconds:
+//     TAT - now is rescaled by T_new / T_old (rounded up). So the permits
+//     spent before the change count in full under the new rate and burst,
+//     and in any interval grants <= the largest burst in force plus the
+//     largest rate in force times its length.
 // Memory order: the TAT word carries no other data, so relaxed CAS is
 // enough: all decisions are totally ordered by the word's modification order.
 #ifndef SLUICE_SRC_GCRA_H_
@@ -27,8 +35,8 @@
 namespace sluice::gcra {
 
 struct Params {
-  int64_t cost1 = 1;   // T: ns per permit, rounded up
-  int64_t tau = 1;     // burst * T
+  int64_t cost1 = 1;  // T: ns per permit, rounded up
+  int64_t tau = 1;    // burst * T
   uint64_t burst = 1;
 };
 
@@ -40,15 +48,13 @@ constexpr int64_t kInitialTat = INT64_MIN / 4;
 // The parameters a decision was made with must still be the published ones
 // when its CAS lands: the caller passes the slot's params_off word and the
 // offset of `p`. A parameter change publishes params_off, then changes the
-// state word (BumpState), so a decision that read the state after the
+// state word (ConvertState), so a decision that read the state after the
 // bump sees the new params_off (acquire/release), and one that read it
 // before fails its CAS and re-checks. nullptr: no check (unit tests).
 struct ParamsGuard {
   const std::atomic<uint64_t>* params_off = nullptr;
   uint64_t off = 0;
-  bool Stale() const {
-    return params_off && params_off->load(std::memory_order_acquire) != off;
-  }
+  bool Stale() const { return params_off && params_off->load(std::memory_order_acquire) != off; }
 };
 
 // Inline: this is the hot path. *stale: the parameters changed under us;
@@ -78,9 +84,11 @@ inline Decision TryAcquire(std::atomic<int64_t>& tat, const Params& p, uint32_t 
   }
 }
 
-// After publishing new parameters: moves TAT 1 ns later (a conservative
-// change), so that decisions still using the old parameters fail their CAS.
-inline void BumpState(std::atomic<int64_t>& tat) { tat.fetch_add(1, std::memory_order_release); }
+// After publishing new parameters: rescales the debt TAT - now from old_p's
+// cost per permit to new_p's (invariant 6) and always changes the word (at
+// least 1 ns later when the cost is unchanged), so that decisions still
+// using the old parameters fail their CAS.
+void ConvertState(std::atomic<int64_t>& tat, const Params& old_p, const Params& new_p, int64_t now);
 
 // A turn taken in advance: the permits are granted at grant_ns.
 struct Reservation {
@@ -93,8 +101,8 @@ struct Reservation {
 };
 // Reserves the earliest turn if it comes no later than now + max_wait_ns
 // (max_wait_ns < 0: any). Takes nothing otherwise.
-Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n,
-                    int64_t now, int64_t max_wait_ns, const ParamsGuard& guard = {});
+Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n, int64_t now,
+                    int64_t max_wait_ns, const ParamsGuard& guard = {});
 // Gives an unused reservation back if nobody reserved after it.
 bool Refund(std::atomic<int64_t>& tat, const Reservation& r);
 

@@ -27,8 +27,9 @@
 //     reuse only delays a reclaim until ttl (the safe direction).
 //  5. free_since only grows (CAS max), and is written before the release
 //     CAS: a failed or stale releaser can delay reuse, never advance it.
-//  6. gate_until (after shrinking holders live) denies every grant until the
-//     dropped leases have lapsed.
+//  6. gate_until (the carried leases of a live shrink, params.h Carry)
+//     denies every grant until the dropped leases have lapsed; a later grow
+//     puts them back as entries, so shrink-then-grow never forgets one.
 // Memory order: expiry CAS is acq_rel, so what the previous holder wrote
 // (owner, token, free_since) is ordered before the next claim.
 #ifndef SLUICE_SRC_LEASE_TABLE_H_
@@ -54,7 +55,7 @@ struct Table {
 
 struct Grant {
   bool ok = false;
-  bool sealed = false;        // table retired by a resize: reload params
+  bool sealed = false;  // table retired by a resize: reload params
   Lease lease;
   int64_t retry_after_ns = 0;  // when !ok: until the soonest lapse
 };

@@ -16,22 +16,25 @@ uint64_t RingBytes(const LimiterSpec& spec) {
   }
 }
 
-StatusOr<uint64_t> WriteParams(Mapping& m, const LimiterSpec& spec, uint64_t ring_off,
-                               int64_t gate_until_ns) {
+StatusOr<ParamsSpace> AllocateParams(Mapping& m, const LimiterSpec& spec, bool fresh_ring) {
+  ParamsSpace space;
   const uint64_t ring_bytes = RingBytes(spec);
-  if (ring_off == 0 && ring_bytes > 0) {
+  if (fresh_ring && ring_bytes > 0) {
     StatusOr<uint64_t> r = m.Allocate(ring_bytes);
     if (!r.ok()) return r.status();
-    ring_off = *r;
+    space.ring_off = *r;
     // Fresh arena bytes are zero; make every entry explicitly free.
     if (spec.algorithm == Algorithm::kSliding) {
-      auto* hdr = m.ArenaAt<RingHeader>(ring_off, 1);
-      auto* words = m.ArenaAt<std::atomic<int64_t>>(ring_off + sizeof(RingHeader), spec.limit);
-      if (hdr == nullptr || words == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
+      auto* hdr = m.ArenaAt<RingHeader>(space.ring_off, 1);
+      auto* words =
+          m.ArenaAt<std::atomic<int64_t>>(space.ring_off + sizeof(RingHeader), spec.limit);
+      if (hdr == nullptr || words == nullptr)
+        return Status(Code::kCorrupt, "arena allocation out of bounds");
       hdr->hint.store(0, std::memory_order_relaxed);
-      for (uint64_t i = 0; i < spec.limit; ++i) words[i].store(kFreeStamp, std::memory_order_relaxed);
+      for (uint64_t i = 0; i < spec.limit; ++i)
+        words[i].store(kFreeStamp, std::memory_order_relaxed);
     } else {
-      auto* e = m.ArenaAt<HolderEntry>(ring_off, spec.holders);
+      auto* e = m.ArenaAt<HolderEntry>(space.ring_off, spec.holders);
       if (e == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
       for (uint64_t i = 0; i < spec.holders; ++i) {
         e[i].expiry.store(lease::kUnusedExpiry, std::memory_order_relaxed);
@@ -45,7 +48,12 @@ StatusOr<uint64_t> WriteParams(Mapping& m, const LimiterSpec& spec, uint64_t rin
   }
   StatusOr<uint64_t> off = m.Allocate(sizeof(ParamsRecord));
   if (!off.ok()) return off.status();
-  auto* rec = m.ArenaAt<ParamsRecord>(*off, 1);
+  space.rec_off = *off;
+  return space;
+}
+
+StatusOr<uint64_t> FillParams(Mapping& m, const LimiterSpec& spec, ParamsSpace space, Carry carry) {
+  auto* rec = m.ArenaAt<ParamsRecord>(space.rec_off, 1);
   if (rec == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
   rec->magic = kParamsMagic;
   rec->algorithm = static_cast<uint32_t>(spec.algorithm);
@@ -57,13 +65,21 @@ StatusOr<uint64_t> WriteParams(Mapping& m, const LimiterSpec& spec, uint64_t rin
   rec->holders = spec.holders;
   rec->ttl_ns = spec.ttl_ns;
   rec->flags = (spec.reclaim ? kFlagReclaim : 0) | (spec.global ? kFlagGlobal : 0);
-  rec->reserved = 0;
-  rec->ring_off = ring_off;
+  rec->carry_count = carry.count;
+  rec->ring_off = space.ring_off;
   rec->ring_len = spec.algorithm == Algorithm::kSliding ? spec.limit
                   : spec.algorithm == Algorithm::kLease ? spec.holders
                                                         : 0;
-  rec->gate_until_ns = gate_until_ns;
-  return *off;
+  rec->carry_until_ns = carry.count == 0 ? INT64_MIN : carry.until_ns;
+  return space.rec_off;
+}
+
+StatusOr<uint64_t> WriteParams(Mapping& m, const LimiterSpec& spec, uint64_t ring_off,
+                               Carry carry) {
+  StatusOr<ParamsSpace> space = AllocateParams(m, spec, ring_off == 0);
+  if (!space.ok()) return space.status();
+  if (ring_off != 0) space->ring_off = ring_off;
+  return FillParams(m, spec, *space, carry);
 }
 
 StatusOr<ActiveParams> LoadParams(const Mapping& m, SlotLayout* slot, uint64_t off) {
@@ -94,6 +110,15 @@ StatusOr<ActiveParams> LoadParams(const Mapping& m, SlotLayout* slot, uint64_t o
   const uint64_t ring_off = rec->ring_off;
   p.ring_off = ring_off;
   const uint64_t ring_len = rec->ring_len;
+  // Carried grants never outnumber the largest ring/table (a shrink drops
+  // at most what the old one held); more is a corrupt record.
+  const uint64_t max_carry = s.algorithm == Algorithm::kSliding ? kMaxSlidingLimit
+                             : s.algorithm == Algorithm::kLease ? kMaxHolders
+                                                                : 0;
+  if (rec->carry_count > max_carry) {
+    return Status(Code::kCorrupt, "limiter parameter record carries too many grants");
+  }
+  if (rec->carry_count > 0) p.carry = Carry{rec->carry_count, rec->carry_until_ns};
   switch (s.algorithm) {
     case Algorithm::kGcra:
       p.gcra = gcra::MakeParams(s.rate, s.period_ns, s.burst);
@@ -115,7 +140,8 @@ StatusOr<ActiveParams> LoadParams(const Mapping& m, SlotLayout* slot, uint64_t o
       if (ring_len != s.holders || e == nullptr) {
         return Status(Code::kCorrupt, "lease holder table out of bounds");
       }
-      p.table = {e, ring_len, s.ttl_ns, s.reclaim, rec->gate_until_ns, &slot->token, &slot->ring_hint};
+      p.table = {
+          e, ring_len, s.ttl_ns, s.reclaim, p.carry.until_ns, &slot->token, &slot->ring_hint};
       break;
     }
   }

@@ -8,7 +8,9 @@
 //  2. A `now` older than the stored index (a stale or backwards clock) is
 //     counted against the stored, newer window: it can deny, never exceed;
 //     such a grant is dated (Decision::now_ns) at that window's start.
-//  3. An index more than 2^32 windows "behind" the stored one is ambiguous
+//  3. A clock more than one window behind the stored index is denied (it
+//     cannot tell a stale clock from a state another window length wrote).
+//     An index more than 2^32 windows "behind" the stored one is ambiguous
 //     (a clock that stale, or a 40-bit wrap after a long idle); the full
 //     index of the last move (kept in the slot's token word) decides, and
 //     without it the older reading wins: the state never moves backwards.
@@ -79,14 +81,23 @@ inline Decision TryAcquire(std::atomic<int64_t>& state, const Params& p, uint32_
     const uint64_t stored = static_cast<uint64_t>(cur) >> kCountBits;
     const int64_t delta = ResolveDelta(IndexDelta(idx, stored), full_idx,
                                        epoch ? epoch->load(std::memory_order_relaxed) : 0);
+    if (delta < -1) {
+      // The stored window is more than one window ahead of our clock: a
+      // clock that stale, or a state written under another window length
+      // by a change in progress (or one whose updater died: *stale makes
+      // the caller reload and, failing that, repair). Deny; look again at
+      // the next window.
+      if (stale) *stale = true;
+      return {false, now, UntilNextWindow(p, now)};
+    }
     uint64_t count = static_cast<uint64_t>(cur) & kCountMask;
     uint64_t use_idx = stored;
     if (delta > 0) {
       count = 0;
       use_idx = idx;
     }
-    // delta < 0: our clock is behind the stored window, which ends -delta
-    // windows after ours (saturating: a stale clock may be far behind).
+    // delta == -1: our clock is one window behind the stored one: the
+    // grant counts in the stored window.
     const __int128 ahead_ns = static_cast<__int128>(delta < 0 ? -delta : 0) * p.window_ns;
     if (count + n > p.limit) {
       const __int128 wait = ahead_ns + UntilNextWindow(p, now);
@@ -111,8 +122,13 @@ inline Decision TryAcquire(std::atomic<int64_t>& state, const Params& p, uint32_
 // word conservatively so decisions still using the old parameters fail
 // their CAS. Same window length: one more permit counted in the current
 // window. New window length: the window holding `now` (new length) counts
-// as full, since which grants fell in it under the old windows is unknown.
+// as full for any limit, since which grants fell in it under the old
+// windows is unknown.
 void BumpState(std::atomic<int64_t>& state, const Params& old_p, const Params& new_p, int64_t now);
+
+// Sets the state to "the window holding `now` (p's length) is full":
+// after an updater died half way through a change of window length.
+void MarkFull(std::atomic<int64_t>& state, const Params& p, int64_t now);
 
 // Permits counted in the window containing `now`.
 uint64_t Used(int64_t state, const Params& p, int64_t now);

@@ -132,9 +132,11 @@ TEST(BudgetApply, LiveChangeKeepsState) {
   EXPECT_EQ(r->items[1].action, ApplyAction::kUpdate);
   EXPECT_EQ(r->items[1].before.limit, 5u);
   EXPECT_EQ(search.spec().limit, 6u) << "the open handle sees the new limit";
-  EXPECT_EQ(search.LevelAt(t0).used, 3.0) << "grants survive the change";
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(search.TryAcquireAt(1, t0).granted) << i;
-  EXPECT_FALSE(search.TryAcquireAt(1, t0).granted) << "3 old + 3 new = limit 6";
+  // New room counts from the change on (a clock older than it finds none).
+  const int64_t t1 = MonotonicNowNs();
+  EXPECT_EQ(search.LevelAt(t1).used, 3.0) << "grants survive the change";
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(search.TryAcquireAt(1, t1).granted) << i;
+  EXPECT_FALSE(search.TryAcquireAt(1, t1).granted) << "3 old + 3 new = limit 6";
 }
 
 TEST(BudgetApply, MissingLimitersAreKeptUnlessPruned) {

@@ -1,0 +1,482 @@
+// Live parameter changes under traffic (issue: "the guarantee through live
+// changes"). Four forked workers hammer one limiter with try_acquire,
+// blocking acquires and leases while an updater process flaps its
+// parameters every 1-4 ms (shrink, grow, shrink, a new window or ttl);
+// in the "kill" variant the updater is SIGKILLed at random moments and a
+// new one takes over. Every grant is logged with its decision time; every
+// change with the times just before and just after it was published.
+//
+// Checked offline (docs/design.md "Live parameter changes"): in any
+// interval, no more grants than the largest bound possibly in force during
+// it, and from one window (ttl) after the last change, the last bound alone.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "checker.h"
+#include "sluice/limiter.h"
+#include "sluice/segment.h"
+#include "stress_support.h"
+#include "support/test_namespace.h"
+
+namespace sluice::stress {
+namespace {
+
+constexpr int64_t kMs = 1000 * 1000;
+constexpr int64_t kSec = 1000 * kMs;
+constexpr int kMaxChanges = 1 << 16;
+
+struct Case {
+  const char* name;
+  std::vector<LimiterSpec> specs;  // the updater cycles through these
+  LimiterSpec final_spec;          // set last, then held for the tail
+};
+
+// Specs chosen so that each old bug shows as a violation of the largest
+// bound: sliding and lease shrink-then-grow (grants dropped on a shrink
+// forgotten by the grow), gcra to a slower rate with the same burst (debt
+// kept in nanoseconds was forgiven).
+std::vector<Case> Cases() {
+  return {
+      {"gcra",
+       {LimiterSpec::Gcra(20000, kSec, 200), LimiterSpec::Gcra(2000, kSec, 200),
+        LimiterSpec::Gcra(10000, kSec, 50), LimiterSpec::Gcra(4000, kSec, 100)},
+       LimiterSpec::Gcra(2000, kSec, 50)},
+      {"window",
+       {LimiterSpec::Window(200, 20 * kMs), LimiterSpec::Window(100, 20 * kMs),
+        LimiterSpec::Window(200, 40 * kMs), LimiterSpec::Window(60, 20 * kMs)},
+       LimiterSpec::Window(50, 20 * kMs)},
+      {"sliding",
+       {LimiterSpec::Sliding(100, 50 * kMs), LimiterSpec::Sliding(50, 50 * kMs),
+        LimiterSpec::Sliding(100, 50 * kMs), LimiterSpec::Sliding(30, 25 * kMs)},
+       LimiterSpec::Sliding(20, 50 * kMs)},
+      {"lease",
+       {LimiterSpec::Lease(4, 5 * kMs, false), LimiterSpec::Lease(2, 8 * kMs, false),
+        LimiterSpec::Lease(4, 8 * kMs, false), LimiterSpec::Lease(3, 5 * kMs, false)},
+       LimiterSpec::Lease(2, 5 * kMs, false)},
+  };
+}
+
+// One change: `before` is read before Define, `after` once it returned (0:
+// the updater was killed first; the change may or may not have happened).
+struct Change {
+  std::atomic<int64_t> before;
+  std::atomic<int64_t> after;
+  std::atomic<int32_t> spec;  // index into Case::specs, -1: final_spec
+};
+
+struct Control {
+  std::atomic<int64_t> start_ns{0};
+  std::atomic<int64_t> flap_end_ns{0};
+  std::atomic<int64_t> end_ns{0};
+  std::atomic<uint32_t> next_change{0};
+  std::atomic<uint64_t> blocking_grants{0};
+  Change changes[kMaxChanges];
+};
+
+const LimiterSpec& SpecOf(const Case& c, int32_t i) { return i < 0 ? c.final_spec : c.specs[i]; }
+
+// Defines c.specs[k % n] for k = 1, 2, ... every 1-4 ms until flap_end.
+int UpdaterMain(const std::string& ns, const Case& c, Control* ctl, uint64_t seed) {
+  StatusOr<Segment> seg = Segment::Open(ns);
+  if (!seg.ok()) return 2;
+  Rng rng(seed);
+  for (;;) {
+    const int64_t now = MonotonicNowNs();
+    if (now >= ctl->flap_end_ns.load()) return 0;
+    const uint32_t k = ctl->next_change.fetch_add(1);
+    if (k >= kMaxChanges) return 3;
+    Change& ch = ctl->changes[k];
+    const int32_t idx = int32_t(k % c.specs.size());
+    ch.spec.store(idx);
+    ch.before.store(MonotonicNowNs());
+    if (!seg->Define(c.name, c.specs[idx]).ok()) return 4;
+    ch.after.store(MonotonicNowNs());
+    SleepUntilNs(MonotonicNowNs() + kMs + int64_t(rng.Below(3 * kMs)));
+  }
+}
+
+int WorkerMain(int i, const std::string& ns, const Case& c, Control* ctl, GrantLog* log) {
+  StatusOr<Segment> seg = Segment::Open(ns);
+  if (!seg.ok()) return 2;
+  StatusOr<Limiter> lim = seg->Find(c.name);
+  if (!lim.ok()) return 3;
+  const bool lease = c.final_spec.algorithm == Algorithm::kLease;
+  int64_t ttl_min = INT64_MAX;
+  for (const LimiterSpec& s : c.specs) ttl_min = std::min(ttl_min, s.ttl_ns);
+  Rng rng(0xf1a90000u + uint64_t(i) * 7919);
+  SleepUntilNs(ctl->start_ns.load());
+  const int64_t end = ctl->end_ns.load();
+  for (int64_t now = MonotonicNowNs(); now < end; now = MonotonicNowNs()) {
+    const uint64_t what = rng.Below(8);
+    Grant g;
+    g.worker = i;
+    if (lease && what < 3) {
+      StatusOr<Lease> l = lim->AcquireLease(2 * kMs);
+      if (!l.ok()) {
+        if (l.status().code() != Code::kTimeout) return 4;
+        continue;
+      }
+      g.seen = MonotonicNowNs();
+      g.t = l->granted_ns;
+      g.token = l->token;
+      g.end = l->expires_ns;
+      const int64_t idx = log->Append(g);
+      const int64_t until = MonotonicNowNs() + int64_t(rng.Below(2 * kMs));
+      while (MonotonicNowNs() < until) {
+      }
+      // Read before the release: never later than the real release.
+      log->SetEnd(idx, std::min(MonotonicNowNs(), l->expires_ns));
+      if (!lim->ReleaseLease(*l).ok()) log->SetEnd(idx, l->expires_ns);
+      continue;
+    }
+    const uint32_t n = rng.Below(4) == 0 ? 2 : 1;
+    if (what == 7) {
+      // Blocking: a reservation slept out (gcra, sliding) or a wait.
+      int64_t at = 0;
+      Status s = lim->Acquire(n, 3 * kMs, {}, &at);
+      if (!s.ok()) {
+        if (s.code() != Code::kTimeout) return 5;
+        continue;
+      }
+      g.t = at;
+      ctl->blocking_grants.fetch_add(1);
+    } else {
+      const Decision d = lim->TryAcquire(n);
+      if (!d.granted) continue;
+      g.t = d.now_ns;
+    }
+    g.seen = MonotonicNowNs();
+    g.permits = n;
+    // Anonymous lease permits lapse at t + the ttl of the record used:
+    // the shortest ttl is a lower bound (can only hide an overlap).
+    if (lease) g.end = g.t + ttl_min;
+    log->Append(g);
+  }
+  return 0;
+}
+
+// Which specs may have been in force when: spec of change k from its
+// `before` until the `after` of the next completed change.
+class Schedule {
+ public:
+  Schedule(const Case& c, const Control& ctl) : c_(c) {
+    const uint32_t n = std::min<uint32_t>(ctl.next_change.load(), kMaxChanges);
+    for (uint32_t k = 0; k < n; ++k) {
+      const Change& ch = ctl.changes[k];
+      entries_.push_back({ch.before.load(), ch.after.load(), INT64_MAX, ch.spec.load()});
+    }
+    int64_t next_after = INT64_MAX;
+    for (size_t k = entries_.size(); k-- > 0;) {
+      entries_[k].until = next_after;
+      if (entries_[k].after != 0) next_after = entries_[k].after;
+    }
+  }
+  size_t size() const { return entries_.size(); }
+  int64_t last_after() const { return entries_.back().after; }
+
+  // The first change possibly still in force at time a (`until` grows
+  // with k, as changes are made one after another).
+  size_t First(int64_t a) const {
+    return std::partition_point(entries_.begin(), entries_.end(),
+                                [&](const Entry& e) { return e.until < a; }) -
+           entries_.begin();
+  }
+  // Change k's spec if it was possibly in force by time b, else nullptr.
+  const LimiterSpec* At(size_t k, int64_t b) const {
+    return k < entries_.size() && entries_[k].before <= b ? &SpecOf(c_, entries_[k].spec) : nullptr;
+  }
+  // Calls f(spec) for each spec possibly in force at some time in [a, b].
+  template <typename F>
+  void ForEach(int64_t a, int64_t b, F f) const {
+    for (size_t k = First(a); const LimiterSpec* s = At(k, b); ++k) f(*s);
+  }
+  template <typename F>
+  uint64_t Max(int64_t a, int64_t b, F bound) const {
+    uint64_t m = 0;
+    ForEach(a, b, [&](const LimiterSpec& s) { m = std::max<uint64_t>(m, bound(s)); });
+    return m;
+  }
+
+ private:
+  struct Entry {
+    int64_t before;
+    int64_t after;
+    int64_t until;
+    int32_t spec;
+  };
+  const Case& c_;
+  std::vector<Entry> entries_;
+};
+
+std::string Describe(const Grant& g) {
+  return "grant at " + std::to_string(g.t) + " by worker " + std::to_string(g.worker);
+}
+
+// sliding: every interval [t, t + w) with w the shortest window holds at
+// most the largest limit in force during it (each ring word's grants are a
+// window apart under every window in force).
+CheckResult CheckSlidingSchedule(const std::vector<Grant>& g, const Schedule& sched, int64_t w,
+                                 int64_t from, uint64_t limit_from) {
+  CheckResult r;
+  size_t j = 0;
+  uint64_t in = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (j < i) {
+      j = i;
+      in = 0;
+    }
+    while (j < g.size() && g[j].t < g[i].t + w) in += g[j++].permits;
+    const uint64_t bound = g[i].t >= from ? limit_from
+                                          : sched.Max(g[i].t, g[i].t + w,
+                                                      [](const LimiterSpec& s) { return s.limit; });
+    if (in > bound) {
+      std::string detail;
+      for (size_t k = i; k < j && r.violations == 0; ++k) {
+        detail += "\n  t+" + std::to_string(g[k].t - g[i].t) + " w" + std::to_string(g[k].worker) +
+                  " n" + std::to_string(g[k].permits) + " seen+" +
+                  std::to_string(g[k].seen - g[k].t);
+      }
+      std::string changes;
+      sched.ForEach(g[i].t, g[i].t + w,
+                    [&](const LimiterSpec& s) { changes += " " + s.Describe(); });
+      r.Violation(std::to_string(in) + " permits in [" + std::to_string(g[i].t) + ", +" +
+                  std::to_string(w) + ") > " + std::to_string(bound) + " (" + Describe(g[i]) +
+                  "); in force:" + changes + detail);
+    }
+    in -= g[i].permits;
+  }
+  return r;
+}
+
+// window: every aligned window of the shortest length w holds at most the
+// largest limit in force during it (a longer window in force counts the
+// w-window of a change as full).
+CheckResult CheckWindowSchedule(const std::vector<Grant>& g, const Schedule& sched, int64_t w,
+                                int64_t from, uint64_t limit_from) {
+  CheckResult r;
+  std::map<int64_t, uint64_t> per;
+  for (const Grant& x : g) {
+    if (x.t / w == x.seen / w) per[x.t / w] += x.permits;  // counted in this window
+  }
+  for (const auto& [k, n] : per) {
+    const uint64_t bound = k * w >= from ? limit_from
+                                         : sched.Max(k * w, (k + 1) * w - 1,
+                                                     [](const LimiterSpec& s) { return s.limit; });
+    if (n > bound) {
+      std::string changes;
+      sched.ForEach(k * w, (k + 1) * w - 1,
+                    [&](const LimiterSpec& s) { changes += " " + s.Describe(); });
+      r.Violation(std::to_string(n) + " permits in window " + std::to_string(k) + " > " +
+                  std::to_string(bound) + "; in force:" + changes);
+    }
+  }
+  return r;
+}
+
+// gcra: every interval [a, b] up to `horizon` long holds at most the
+// largest burst plus the largest rate times its length among the specs in
+// force during it (gcra.h invariant 6). Intervals starting at or after
+// `from` hold the final spec's bound.
+CheckResult CheckGcraSchedule(const std::vector<Grant>& g, const Schedule& sched, int64_t horizon,
+                              int64_t from, const LimiterSpec& fin) {
+  CheckResult r;
+  for (size_t i = 0; i < g.size(); ++i) {
+    uint64_t permits = 0;
+    uint64_t burst = 0;
+    double rate = 0;
+    size_t k = sched.First(g[i].t);  // next change to take into the maxima
+    for (size_t j = i; j < g.size() && g[j].t - g[i].t <= horizon; ++j) {
+      permits += g[j].permits;
+      const int64_t len = g[j].t - g[i].t;
+      double bound;
+      if (g[i].t >= from) {
+        bound = double(fin.burst) + double(fin.rate) * double(len) / double(fin.period_ns);
+      } else {
+        for (; const LimiterSpec* s = sched.At(k, g[j].t); ++k) {
+          burst = std::max(burst, s->burst);
+          rate = std::max(rate, double(s->rate) / double(s->period_ns));
+        }
+        bound = double(burst) + rate * double(len);
+      }
+      // + 1e-6: the permit cost is rounded up, so the library is stricter.
+      if (double(permits) > bound + 1e-6) {
+        r.Violation(std::to_string(permits) + " permits in [" + std::to_string(g[i].t) + ", " +
+                    std::to_string(g[j].t) + "] > " + std::to_string(bound));
+        break;
+      }
+    }
+  }
+  return r;
+}
+
+// lease: at each grant's start, the leases held at that moment (real time:
+// [seen, end)) number at most the largest holder count in force since the
+// earliest of them was granted.
+CheckResult CheckLeaseSchedule(std::vector<Grant> g, const Schedule& sched, int64_t from,
+                               uint64_t holders_from) {
+  for (Grant& x : g) x.t = x.seen;
+  std::sort(g.begin(), g.end(), [](const Grant& a, const Grant& b) { return a.t < b.t; });
+  CheckResult r;
+  std::vector<const Grant*> held;
+  for (const Grant& x : g) {
+    if (x.end <= x.t) continue;
+    held.erase(
+        std::remove_if(held.begin(), held.end(), [&](const Grant* h) { return h->end <= x.t; }),
+        held.end());
+    held.push_back(&x);
+    uint64_t n = 0;
+    int64_t earliest = x.t;
+    for (const Grant* h : held) {
+      n += h->permits;
+      earliest = std::min(earliest, h->t);
+    }
+    const uint64_t bound =
+        earliest >= from ? holders_from
+                         : sched.Max(earliest, x.t, [](const LimiterSpec& s) { return s.holders; });
+    if (n > bound) {
+      r.Violation(std::to_string(n) + " held at " + std::to_string(x.t) + " > " +
+                  std::to_string(bound) + " (" + Describe(x) + ")");
+    }
+  }
+  return r;
+}
+
+class LiveChangeTest : public ::testing::TestWithParam<std::tuple<int, bool>> {};
+
+TEST_P(LiveChangeTest, GuaranteeHoldsWhileParametersFlap) {
+  if (kTsan) GTEST_SKIP() << "forks an updater and workers; TSan runs the threaded stress tests";
+  const Case c = Cases()[std::get<0>(GetParam())];
+  const bool kill = std::get<1>(GetParam());
+  const int workers = StressWorkers(4);
+  const double seconds = StressSeconds(1.2);
+
+  testing::ScopedNamespace ns(std::string("flap-") + c.name);
+  Segment seg = ns.Open();
+  ASSERT_TRUE(seg.Define(c.name, c.specs[0]).ok());
+  Shared<Control> ctl;
+  GrantLog log(size_t(2e6 * std::max(1.0, seconds)));
+  {
+    Change& ch = ctl->changes[ctl->next_change.fetch_add(1)];
+    ch.spec = 0;
+    ch.before = ch.after = MonotonicNowNs();
+  }
+  int64_t tail = 0;  // one window / ttl / drain of the largest debt
+  for (const LimiterSpec& s : c.specs) {
+    tail = std::max({tail, s.window_ns, s.ttl_ns, s.algorithm == Algorithm::kGcra ? 50 * kMs : 0});
+  }
+  const int64_t start = MonotonicNowNs() + 50 * kMs;
+  ctl->start_ns = start;
+  ctl->flap_end_ns = start + int64_t(seconds * 1e9);
+  ctl->end_ns = ctl->flap_end_ns + 3 * tail + 50 * kMs;
+
+  std::vector<pid_t> pids;
+  for (int i = 0; i < workers; ++i) {
+    pids.push_back(ForkChild([&, i] { return WorkerMain(i, ns.ns(), c, &*ctl, &log); }));
+  }
+  // The updaters: one for the whole flap, or a chain of ones SIGKILLed at
+  // random moments (mid-change too) while others keep going.
+  SleepUntilNs(start);
+  Rng rng(kill ? 0xdead : 0xa11);
+  int kills = 0;
+  for (int round = 0; MonotonicNowNs() < ctl->flap_end_ns.load(); ++round) {
+    const pid_t up = ForkChild([&, round] { return UpdaterMain(ns.ns(), c, &*ctl, 77 + round); });
+    int status = 0;
+    if (kill) {
+      const bool done =
+          WaitExit(up, MonotonicNowNs() + 5 * kMs + int64_t(rng.Below(40 * kMs)), &status);
+      if (!done) {
+        ::kill(up, SIGKILL);
+        ASSERT_TRUE(WaitExit(up, MonotonicNowNs() + 5 * kSec, &status));
+        ++kills;
+        continue;
+      }
+    } else {
+      ASSERT_TRUE(WaitExit(up, ctl->flap_end_ns.load() + 10 * kSec, &status));
+    }
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "updater status " << status;
+  }
+  // The last change: the final spec, by this process (never killed).
+  {
+    Change& ch = ctl->changes[ctl->next_change.fetch_add(1)];
+    ch.spec = -1;
+    ch.before = MonotonicNowNs();
+    ASSERT_TRUE(seg.Define(c.name, c.final_spec).ok());
+    ch.after = MonotonicNowNs();
+  }
+  for (pid_t p : pids) {
+    int status = 0;
+    ASSERT_TRUE(WaitExit(p, ctl->end_ns.load() + 30 * kSec, &status)) << "worker hung";
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "worker status " << status;
+  }
+  ASSERT_EQ(log.overflowed(), 0u);
+  std::vector<Grant> grants = log.Committed();
+  std::sort(grants.begin(), grants.end(), [](const Grant& a, const Grant& b) { return a.t < b.t; });
+  const Schedule sched(c, *ctl);
+  const int64_t settled = sched.last_after() + tail;  // the final bound alone from here
+
+  std::set<int32_t> who;
+  uint64_t flap_grants = 0, tail_grants = 0;
+  for (const Grant& g : grants) {
+    who.insert(g.worker);
+    (g.t < ctl->flap_end_ns.load() ? flap_grants : tail_grants) += 1;
+  }
+  CheckResult r;
+  const LimiterSpec& fin = c.final_spec;
+  int64_t w_min = INT64_MAX;
+  for (const LimiterSpec& s : c.specs) w_min = std::min(w_min, s.window_ns);
+  switch (fin.algorithm) {
+    case Algorithm::kGcra:
+      r = CheckGcraSchedule(grants, sched, 20 * kMs, settled, fin);
+      break;
+    case Algorithm::kWindow:
+      r = CheckWindowSchedule(grants, sched, w_min, settled, fin.limit);
+      break;
+    case Algorithm::kSliding: {
+      r = CheckSlidingSchedule(grants, sched, w_min, INT64_MAX, 0);
+      // Settled: the final window and limit alone.
+      std::vector<Grant> late;
+      for (const Grant& g : grants) {
+        if (g.t >= settled) late.push_back(g);
+      }
+      const CheckResult f = CheckSliding(late, fin.limit, fin.window_ns);
+      if (f.violations > 0) r.Violation("after settling: " + f.first_violation);
+      break;
+    }
+    case Algorithm::kLease:
+      r = CheckLeaseSchedule(grants, sched, settled, fin.holders);
+      break;
+  }
+  std::printf(
+      "[stress] live-change %s%s: %zu changes (%d updaters killed), %llu grants while "
+      "flapping, %llu after, %llu blocking, %zu workers granted, %llu violations\n",
+      c.name, kill ? " (kills)" : "", sched.size(), kills, (unsigned long long)flap_grants,
+      (unsigned long long)tail_grants, (unsigned long long)ctl->blocking_grants.load(), who.size(),
+      (unsigned long long)r.violations);
+  EXPECT_EQ(r.violations, 0u) << r.first_violation;
+  EXPECT_GT(sched.size(), 50u) << "the parameters hardly changed";
+  if (kill) {
+    EXPECT_GT(kills, 5);
+  }
+  EXPECT_GT(who.size(), 1u) << "only one worker was ever granted";
+  EXPECT_GT(flap_grants, 100u);
+  EXPECT_GT(tail_grants, 10u);
+}
+
+std::string Name(const ::testing::TestParamInfo<std::tuple<int, bool>>& info) {
+  return std::string(Cases()[std::get<0>(info.param)].name) +
+         (std::get<1>(info.param) ? "_kills" : "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Algorithms, LiveChangeTest,
+                         ::testing::Combine(::testing::Range(0, 4), ::testing::Bool()), Name);
+
+}  // namespace
+}  // namespace sluice::stress
