@@ -106,7 +106,9 @@ void AddLease(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   verb->add_flag("--no-renew", o->no_renew, "let the lease lapse after ttl even if CMD still runs");
   verb->footer(
-      "The lease is renewed every ttl/3 while CMD runs and released when it exits.\n"
+      "A guard process renews the lease every ttl/3 and releases it once CMD and every\n"
+      "process it started have exited. If sluicectl is killed, or a renewal fails, the\n"
+      "guard kills them all first (docs/sluicectl.md: what is guaranteed, what is not).\n"
       "CMD sees the fencing token in $SLUICE_LEASE_TOKEN. Exit status: CMD's own\n"
       "(128+N if killed by signal N), 1 if the lease was not granted in time, 2 on usage\n"
       "errors, 127 if CMD could not be started.\n"
