@@ -8,6 +8,7 @@ Every test uses its own namespace "cli<pid>-<name>" and removes it after.
 import json
 import os
 import re
+import signal
 import subprocess
 import textwrap
 import time
@@ -227,6 +228,195 @@ def test_lease_passes_exit_status_and_holds_the_lease(ns, budget, tmp_path):
     assert r.returncode == 127 and "cannot run" in r.stderr
     r = run("lease", "-n", ns, "api", "--", "true")
     assert r.returncode == 2 and "not a lease limiter" in r.stderr
+
+
+# `lease -- CMD` on an exclusive lock: the lease must never come free while
+# CMD, or any process CMD started, still runs.
+MUTEX = """
+[limiters.mx]
+algorithm = "lease"
+holders = 1
+ttl = "{ttl}"
+reclaim = {reclaim}
+"""
+
+
+def proc_stat(pid):
+    """(state, starttime) of a process, or None if it no longer exists."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], fields[19]
+
+
+def running(pid, starttime):
+    """True while the process that started at `starttime` exists and is no zombie."""
+    st = proc_stat(pid)
+    return st is not None and st[1] == starttime and st[0] not in ("Z", "X")
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def start_holder(ns, tmp_path, script, name="mx"):
+    """Starts `sluicectl lease NAME -- sh -c script`; script writes the pids of
+    its working processes to $PIDS. Returns (popen, {pid: starttime})."""
+    pids = tmp_path / "pids"
+    env = dict(os.environ, PIDS=str(pids))
+    holder = subprocess.Popen([SLUICECTL, "lease", "-n", ns, name, "--", "sh", "-c", script],
+                              env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: pids.exists() and pids.read_text().endswith("\n")), "CMD did not start"
+    work = {int(p): proc_stat(int(p))[1] for p in pids.read_text().split()}
+    return holder, work
+
+
+def second_lease_while(ns, tmp_path, work, name="mx"):
+    """Tries `lease --timeout 0` until granted (deadline 15 s). The second CMD
+    snapshots the first CMD's processes while it holds the lease; returns the
+    ones that were still running then."""
+    snap = tmp_path / "snap"
+    probe = "; ".join(f"cat /proc/{p}/stat" for p in work) + f" > {snap} 2>/dev/null; true"
+    granted = wait_for(lambda: run("lease", "-n", ns, name, "--timeout", "0", "--",
+                                   "sh", "-c", probe).returncode == 0, timeout=15)
+    assert granted, "the lease never came free after CMD ended"
+    live = []
+    for line in snap.read_text().splitlines():
+        pid = int(line.split()[0])
+        fields = line.rsplit(")", 1)[1].split()
+        if pid in work and fields[19] == work[pid] and fields[0] not in ("Z", "X"):
+            live.append(line)
+    return live
+
+
+# sh plus a background worker: a grandchild of sluicectl, which PR_SET_PDEATHSIG
+# on CMD alone would not reach.
+WORKER = 'sleep 60 & echo "$$ $!" > "$PIDS"; wait'
+
+
+@pytest.mark.parametrize("reclaim", ["true", "false"])
+def test_lease_killed_sluicectl_never_frees_the_lease_while_cmd_runs(ns, budget, tmp_path,
+                                                                     reclaim):
+    apply_ok(ns, budget(MUTEX.format(ttl="500ms", reclaim=reclaim)))
+    holder, work = start_holder(ns, tmp_path, WORKER)
+    try:
+        holder.kill()  # SIGKILL: sluicectl can do nothing about it
+        holder.wait(timeout=10)
+        assert second_lease_while(ns, tmp_path, work) == [], "two holders of a holders=1 lease"
+        # CMD and its worker were killed with sluicectl.
+        assert wait_for(lambda: not any(running(p, t) for p, t in work.items()))
+    finally:
+        for p, t in work.items():
+            if running(p, t):
+                os.kill(p, 9)
+
+
+def test_lease_killed_guard_never_frees_the_lease_while_cmd_runs(ns, budget, tmp_path):
+    apply_ok(ns, budget(MUTEX.format(ttl="500ms", reclaim="true")))
+    holder, work = start_holder(ns, tmp_path, WORKER)
+    try:
+        guards = children(holder.pid)
+        assert len(guards) == 1, guards
+        os.kill(guards[0], 9)
+        assert holder.wait(timeout=15) == 137
+        assert "guard process" in holder.stderr.read()
+        assert second_lease_while(ns, tmp_path, work) == [], "two holders of a holders=1 lease"
+        assert wait_for(lambda: not any(running(p, t) for p, t in work.items()))
+    finally:
+        holder.kill()
+        holder.wait()
+        for p, t in work.items():
+            if running(p, t):
+                os.kill(p, 9)
+
+
+def test_lease_is_held_until_cmds_background_processes_exit(ns, budget, tmp_path):
+    apply_ok(ns, budget(MUTEX.format(ttl="300ms", reclaim="true")))
+    stop = tmp_path / "stop"
+    # CMD exits at once (status 3); what it left running still holds the lease.
+    script = (f'sh -c \'while [ ! -e "{stop}" ]; do sleep 0.02; done\' & '
+              'echo "$!" > "$PIDS"; exit 3')
+    holder, work = start_holder(ns, tmp_path, script)
+    try:
+        (bg,) = work
+        # Longer than ttl, and the leftover keeps running: not granted.
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            assert running(bg, work[bg])
+            assert run("lease", "-n", ns, "mx", "--timeout", "0", "--", "true").returncode == 1
+        assert holder.poll() is None
+        stop.touch()
+        assert holder.wait(timeout=10) == 3
+        assert run("lease", "-n", ns, "mx", "--timeout", "0", "--", "true").returncode == 0
+    finally:
+        stop.touch()
+        holder.kill()
+        holder.wait()
+
+
+def test_lease_sigterm_ends_cmd_and_what_it_left_running(ns, budget, tmp_path):
+    apply_ok(ns, budget(MUTEX.format(ttl="300ms", reclaim="true")))
+    holder, work = start_holder(ns, tmp_path, WORKER)
+    try:
+        holder.terminate()
+        assert holder.wait(timeout=15) == 128 + 15
+        assert not any(running(p, t) for p, t in work.items())
+        assert run("lease", "-n", ns, "mx", "--timeout", "0", "--", "true").returncode == 0
+    finally:
+        holder.kill()
+        holder.wait()
+        for p, t in work.items():
+            if running(p, t):
+                os.kill(p, 9)
+
+
+def test_lease_stays_held_while_sluicectl_is_stopped(ns, budget, tmp_path):
+    apply_ok(ns, budget(MUTEX.format(ttl="300ms", reclaim="true")))
+    stop = tmp_path / "stop"
+    script = f'echo "$$" > "$PIDS"; while [ ! -e "{stop}" ]; do sleep 0.02; done; exit 4'
+    holder, work = start_holder(ns, tmp_path, script)
+    try:
+        os.kill(holder.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 1.0  # over 3 ttl without sluicectl running
+        while time.monotonic() < deadline:
+            assert run("lease", "-n", ns, "mx", "--timeout", "0", "--", "true").returncode == 1
+        os.kill(holder.pid, signal.SIGCONT)
+        stop.touch()
+        assert holder.wait(timeout=10) == 4
+        assert run("lease", "-n", ns, "mx", "--timeout", "0", "--", "true").returncode == 0
+    finally:
+        stop.touch()
+        if holder.poll() is None:
+            os.kill(holder.pid, signal.SIGCONT)
+        holder.kill()
+        holder.wait()
+
+
+def test_lease_lost_by_a_stopped_guard_kills_cmd(ns, budget, tmp_path):
+    apply_ok(ns, budget(MUTEX.format(ttl="200ms", reclaim="false")))
+    holder, work = start_holder(ns, tmp_path, WORKER)
+    try:
+        (guard,) = children(holder.pid)
+        os.kill(guard, signal.SIGSTOP)  # the documented residual risk: no renewals
+        assert wait_for(lambda: run("lease", "-n", ns, "mx", "--timeout", "0", "--",
+                                    "true").returncode == 0)
+        os.kill(guard, signal.SIGCONT)  # its next renewal fails: CMD must die at once
+        assert holder.wait(timeout=10) == 137
+        assert "was lost" in holder.stderr.read()
+        assert not any(running(p, t) for p, t in work.items())
+    finally:
+        holder.kill()
+        holder.wait()
+        for p, t in work.items():
+            if running(p, t):
+                os.kill(p, 9)
 
 
 def test_ls_and_show_json_fields(ns, budget):

@@ -1,17 +1,10 @@
 // acquire and lease: budgets for shell scripts and cron jobs.
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <ctime>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "commands.h"
-#include "sluice/duration.h"
+#include "lease_holder.h"
 #include "sluice/limiter.h"
 #include "sluice/segment.h"
 
@@ -46,64 +39,6 @@ std::optional<sluice::Limiter> Prepare(const std::string& ns, const std::string&
   std::optional<sluice::Limiter> lim = FindLimiter(ns, name);
   if (!lim) *exit_code = kUsage;
   return lim;
-}
-
-// Runs argv as a child holding `lease`, renewing it every ttl/3 unless
-// no_renew. Returns the child's exit status (128+N if killed by signal N,
-// 127 if it could not be started).
-int RunHolding(sluice::Limiter& lim, sluice::Lease lease, const std::vector<std::string>& cmd,
-               bool no_renew) {
-  sigset_t set, old;
-  sigemptyset(&set);
-  for (int s : {SIGCHLD, SIGTERM, SIGHUP, SIGINT, SIGQUIT}) sigaddset(&set, s);
-  sigprocmask(SIG_BLOCK, &set, &old);
-  const std::string token = std::to_string(lease.token);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-    Fail(std::string("fork: ") + std::strerror(errno));
-    return 127;
-  }
-  if (pid == 0) {
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-    setenv("SLUICE_LEASE_TOKEN", token.c_str(), 1);
-    std::vector<char*> argv;
-    for (const std::string& a : cmd) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    std::fprintf(stderr, "sluicectl: cannot run '%s': %s\n", argv[0], std::strerror(errno));
-    _exit(127);
-  }
-  const int64_t ttl = lim.spec().ttl_ns;
-  const int64_t every = std::max<int64_t>(ttl / 3, sluice::kNanosPerMilli);
-  int64_t next_renew = sluice::MonotonicNowNs() + every;
-  bool warned = false;
-  int status = 0;
-  for (;;) {
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    int64_t wait_ns = no_renew ? sluice::kNanosPerSecond : next_renew - sluice::MonotonicNowNs();
-    if (wait_ns < 0) wait_ns = 0;
-    timespec ts{static_cast<time_t>(wait_ns / sluice::kNanosPerSecond),
-                static_cast<long>(wait_ns % sluice::kNanosPerSecond)};
-    const int sig = sigtimedwait(&set, nullptr, &ts);
-    if (sig == SIGTERM || sig == SIGHUP)
-      kill(pid, sig);  // SIGINT/QUIT: the tty sent it to the child too
-    if (!no_renew && sluice::MonotonicNowNs() >= next_renew) {
-      sluice::Status s = lim.RenewLease(&lease);
-      if (!s.ok() && !warned) {
-        std::fprintf(stderr, "sluicectl: warning: lease %s on '%s' was lost: %s\n", token.c_str(),
-                     lim.name().c_str(), s.message().c_str());
-        warned = true;
-      }
-      next_renew = sluice::MonotonicNowNs() + every;
-    }
-  }
-  sigprocmask(SIG_SETMASK, &old, nullptr);
-  lim.ReleaseLease(lease);  // kNotHeld if it lapsed: nothing to give back
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 127;
 }
 
 }  // namespace
@@ -171,7 +106,9 @@ void AddLease(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   verb->add_flag("--no-renew", o->no_renew, "let the lease lapse after ttl even if CMD still runs");
   verb->footer(
-      "The lease is renewed every ttl/3 while CMD runs and released when it exits.\n"
+      "A guard process renews the lease every ttl/3 and releases it once CMD and every\n"
+      "process it started have exited. If sluicectl is killed, or a renewal fails, the\n"
+      "guard kills them all first (docs/sluicectl.md: what is guaranteed, what is not).\n"
       "CMD sees the fencing token in $SLUICE_LEASE_TOKEN. Exit status: CMD's own\n"
       "(128+N if killed by signal N), 1 if the lease was not granted in time, 2 on usage\n"
       "errors, 127 if CMD could not be started.\n"
