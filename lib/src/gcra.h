@@ -22,8 +22,11 @@
 //     spent before the change count in full under the new rate and burst,
 //     and in any interval grants <= the largest burst in force plus the
 //     largest rate in force times its length.
-// Memory order: the TAT word carries no other data, so relaxed CAS is
-// enough: all decisions are totally ordered by the word's modification order.
+// Memory order: the TAT word carries no other data, so for the decisions
+// themselves relaxed would be enough (the word's modification order orders
+// them). Loads and CASes are acquire, and parameter changes store with
+// release, only for invariant 5: a decision that reads a TAT written after
+// a change also sees that change's params_off (see ParamsGuard).
 #ifndef SLUICE_SRC_GCRA_H_
 #define SLUICE_SRC_GCRA_H_
 

@@ -87,7 +87,7 @@ Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
   }
   if (got == n) {
     // The hint shares the cache line of the first ring words (see
-    // RingLayout in layout.h), so small rings still touch one line.
+    // RingHeader in layout.h), so small rings still touch one line.
     r.hint->store((last + 1) % r.len, std::memory_order_relaxed);
     return {true, now, 0};
   }

@@ -18,8 +18,8 @@ namespace sluice {
 std::string ErrorAt(std::string_view source, const toml::source_region& where,
                     const std::string& message);
 
-// Converts one [limiters.NAME] table. `where` locates the table itself (for
-// "missing key" errors).
+// Converts one [limiters.NAME] table; errors are "<source>:LINE:COL:
+// message" at the offending key, or at the table itself for a missing key.
 StatusOr<LimiterSpec> SpecFromTable(const toml::table& table, std::string_view source);
 
 // Parses TOML text; on a syntax error, the parser's message with position.

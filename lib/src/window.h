@@ -16,7 +16,10 @@
 //     without it the older reading wins: the state never moves backwards.
 //  4. As with any fixed-window counter, up to 2*limit can pass in an
 //     interval of length `window` that straddles a boundary (docs say so).
-// Memory order: relaxed, as for gcra: the word carries no other data.
+// Memory order: as for gcra (gcra.h): acquire loads and CASes of the state,
+// release by parameter changes, only so that a decision that reads a state
+// written after a change sees its params_off; the epoch hint is relaxed
+// (any value is safe, invariant 3).
 #ifndef SLUICE_SRC_WINDOW_H_
 #define SLUICE_SRC_WINDOW_H_
 

@@ -1,6 +1,6 @@
 // Offline guarantee checker: given the grants that concurrent workers
 // logged (decision time, permits, lease end, fencing token), proves each
-// algorithm's guarantee from DESIGN.md and measures utilisation.
+// algorithm's guarantee (docs/design.md) and measures utilisation.
 //
 // Every check is an "at most" property, so it holds for any subset of a
 // valid set of grants: a log that misses grants (a worker killed between

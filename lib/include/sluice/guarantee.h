@@ -1,4 +1,4 @@
-// Offline check of a run's grants against a limiter's guarantee (DESIGN.md):
+// Offline check of a run's grants against a limiter's guarantee (docs/design.md):
 //
 //   gcra     in any interval [a, b]: grants <= burst + rate * (b - a) / period
 //   sliding  in any interval [a, a + window): grants <= limit
