@@ -562,5 +562,28 @@ TEST(SegmentOsTest, RemoveWithoutPermissionSaysSo) {
   EXPECT_EQ(stat(Segment::PathFor(ns.ns()).c_str(), &st), 0) << "still there";
 }
 
+// Issue 8 item 11: o+w lets anyone on the host deny service; opt in only.
+TEST(SegmentOsTest, WorldWritableModeNeedsExplicitOptIn) {
+  ScopedNamespace ns("world-writable");
+  const std::string path = Segment::PathFor(ns.ns());
+  for (uint32_t mode : {0666u, 0777u, 0602u}) {
+    OpenOptions o;
+    o.create = true;
+    o.mode = mode;
+    const Status s = Segment::Open(ns.ns(), o).status();
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << mode;
+    EXPECT_TRUE(Has(s, "world-writable")) << s.ToString();
+    struct stat st;
+    EXPECT_NE(stat(path.c_str(), &st), 0) << "nothing created";
+  }
+  OpenOptions o;
+  o.mode = 0666;
+  o.allow_world_writable = true;
+  ns.Open(o);
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0666u);
+}
+
 }  // namespace
 }  // namespace sluice

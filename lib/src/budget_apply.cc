@@ -198,6 +198,7 @@ StatusOr<ApplyReport> ApplyBudget(const Budget& budget, const ApplyOptions& opti
   OpenOptions o;
   o.create = true;
   o.mode = budget.mode;
+  o.allow_world_writable = budget.allow_world_writable;
   uint64_t need = 0;
   for (const ApplyItem& i : plan->items) need += ArenaCost(i);
   o.arena_bytes = std::max(kDefaultArena, Round64(need) + kDefaultArena);

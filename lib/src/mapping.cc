@@ -27,6 +27,15 @@ constexpr int64_t kLockWaitNs = 5LL * 1000 * 1000 * 1000;
 // retry means another process changed the path in between.
 constexpr int kMaxAttempts = 8;
 
+std::string WorldWritableMessage(uint32_t mode) {
+  char m[16];
+  std::snprintf(m, sizeof m, "%04o", mode);
+  return std::string("mode ") + m +
+         " is world-writable: any user on the host could write the segment and deny service to "
+         "every process using it; use a group mode like 0660 (with OpenOptions::group), or set "
+         "OpenOptions::allow_world_writable to accept that risk";
+}
+
 uint64_t RoundUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 Status NotFound(std::string_view ns, const std::string& path) {
@@ -156,6 +165,9 @@ StatusOr<std::shared_ptr<Mapping>> Mapping::Open(std::string_view ns, const Open
     }
     if (o.mode > 0777)
       return Status(Code::kInvalidArgument, "mode must be an octal permission like 0660");
+    if ((o.mode & 0002) != 0 && !o.allow_world_writable) {
+      return Status(Code::kInvalidArgument, WorldWritableMessage(o.mode));
+    }
   }
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     StatusOr<shm::Fd> fd = shm::OpenExisting(path, !o.read_only);

@@ -26,7 +26,10 @@ struct OpenOptions {
   bool create = false;
   bool read_only = false;  // map read-only (inspection); Define() fails
   // Used only by the process that creates the segment:
-  uint32_t mode = 0600;             // permission bits of /dev/shm/sluice.<ns>
+  uint32_t mode = 0600;  // permission bits of /dev/shm/sluice.<ns>
+  // A mode with o+w (0666, 0777) is refused unless this is set: any user
+  // on the host could then write the segment and deny service.
+  bool allow_world_writable = false;
   gid_t group = gid_t(-1);          // owning group; -1 keeps the creator's
   uint32_t capacity = 256;          // limiter slots
   uint64_t arena_bytes = 4u << 20;  // sliding rings, lease holders, params
