@@ -28,21 +28,22 @@ constexpr uint64_t kMaxArenaBytes = uint64_t{1} << 32;
 
 // Sentinels stored in ring words and holder expiries.
 constexpr int64_t kFreeStamp = INT64_MIN / 4;  // never granted; always free
-constexpr int64_t kSealed = INT64_MAX;          // retired by a resize
+constexpr int64_t kSealed = INT64_MAX;         // retired by a resize
 
-// Header: first 4096 bytes. Written once by the creator under flock; magic
-// is stored last with release ordering, so a reader that sees kMagic
-// (acquire) sees every other header field. Only arena_used changes later.
+// Header: first 4096 bytes. Written once by the creator before the file is
+// linked at its path (mapping.cc); magic is stored last with release
+// ordering, so a reader that sees kMagic (acquire) sees every other header
+// field. Only arena_used changes later.
 struct Header {
   std::atomic<uint64_t> magic;
   uint32_t layout_version;
-  uint32_t header_size;     // kHeaderSize
-  uint32_t slot_size;       // sizeof(SlotLayout)
-  uint32_t capacity;        // number of slots
-  uint64_t slots_offset;    // == header_size
-  uint64_t arena_offset;    // slots_offset + capacity * slot_size
-  uint64_t arena_size;      // bytes
-  uint64_t total_size;      // arena_offset + arena_size == file size
+  uint32_t header_size;   // kHeaderSize
+  uint32_t slot_size;     // sizeof(SlotLayout)
+  uint32_t capacity;      // number of slots
+  uint64_t slots_offset;  // == header_size
+  uint64_t arena_offset;  // slots_offset + capacity * slot_size
+  uint64_t arena_size;    // bytes
+  uint64_t total_size;    // arena_offset + arena_size == file size
   int64_t created_realtime_ns;
   uint32_t creator_pid;
   uint32_t mode;
@@ -59,9 +60,7 @@ enum SlotState : uint64_t {
   kSlotUpdating = 3,  // live; pid is changing its parameters
   kSlotRetired = 4,   // hidden from Find/List; state kept
 };
-inline uint64_t MakeStatus(SlotState s, uint32_t pid) {
-  return (uint64_t{pid} << 32) | s;
-}
+inline uint64_t MakeStatus(SlotState s, uint32_t pid) { return (uint64_t{pid} << 32) | s; }
 inline SlotState StatusState(uint64_t v) { return SlotState(v & 0xff); }
 inline uint32_t StatusPid(uint64_t v) { return uint32_t(v >> 32); }
 
@@ -83,16 +82,16 @@ struct alignas(kCacheLine) SlotLayout {
   std::atomic<uint64_t> waits;
   std::atomic<uint64_t> wait_ns;
   std::atomic<int64_t> waiting;
-  std::atomic<int64_t> demand_epoch_ns;   // start of the demand interval
-  std::atomic<uint64_t> demand_asked;     // asked at demand_epoch_ns
+  std::atomic<int64_t> demand_epoch_ns;  // start of the demand interval
+  std::atomic<uint64_t> demand_asked;    // asked at demand_epoch_ns
   // Line 2: control.
   alignas(kCacheLine) std::atomic<uint64_t> status;
-  std::atomic<uint64_t> demand_milli;     // permits/s * 1000, last interval
-  std::atomic<uint64_t> allocation;       // fleet: this host's share
+  std::atomic<uint64_t> demand_milli;          // permits/s * 1000, last interval
+  std::atomic<uint64_t> allocation;            // fleet: this host's share
   std::atomic<int64_t> allocation_expires_ns;  // fleet: lease on the share
-  std::atomic<uint64_t> defined_seq;      // bumped on each define/update
+  std::atomic<uint64_t> defined_seq;           // bumped on each define/update
   // Line 3: name, written before status becomes READY (release).
-  alignas(kCacheLine) char name[64];      // NUL-terminated, <= 63 chars
+  alignas(kCacheLine) char name[64];  // NUL-terminated, <= 63 chars
 };
 
 // Parameters of a limiter: immutable once published through params_off.
@@ -107,10 +106,10 @@ struct alignas(kCacheLine) ParamsRecord {
   int64_t window_ns;
   uint64_t holders;
   int64_t ttl_ns;
-  uint32_t flags;      // kFlagReclaim | kFlagGlobal
+  uint32_t flags;  // kFlagReclaim | kFlagGlobal
   uint32_t reserved;
-  uint64_t ring_off;   // sliding: RingHeader + int64[ring_len];
-                       // lease: HolderEntry[ring_len]
+  uint64_t ring_off;  // sliding: RingHeader + int64[ring_len];
+                      // lease: HolderEntry[ring_len]
   uint64_t ring_len;
   int64_t gate_until_ns;  // lease shrink: no grants before this time
 };
@@ -132,11 +131,11 @@ static_assert(sizeof(RingHeader) == 8);
 // names one grant forever (no ABA).
 struct alignas(kCacheLine) HolderEntry {
   std::atomic<int64_t> expiry;
-  std::atomic<uint64_t> owner;          // pid << 32 | low 32 bits of expiry
-  std::atomic<uint64_t> owner_pidns;    // owner's PID namespace id (0: unknown)
-  std::atomic<uint64_t> token;          // fencing token of the current grant
-  std::atomic<int64_t> granted_ns;      // time of the current grant
-  std::atomic<int64_t> free_since_ns;   // released: not takeable before this
+  std::atomic<uint64_t> owner;         // pid << 32 | low 32 bits of expiry
+  std::atomic<uint64_t> owner_pidns;   // owner's PID namespace id (0: unknown)
+  std::atomic<uint64_t> token;         // fencing token of the current grant
+  std::atomic<int64_t> granted_ns;     // time of the current grant
+  std::atomic<int64_t> free_since_ns;  // released: not takeable before this
   uint64_t reserved[2];
 };
 
