@@ -63,11 +63,20 @@ void RaiseStatus(const Status& s) {
   const ErrorClasses& e = *g_errors;
   py::handle cls = e.error;
   switch (s.code()) {
-    case Code::kTimeout: cls = e.timeout; break;
-    case Code::kNotFound: cls = e.not_found; break;
-    case Code::kInvalidArgument: cls = e.invalid_argument; break;
-    case Code::kNotHeld: cls = e.not_held; break;
-    default: break;
+    case Code::kTimeout:
+      cls = e.timeout;
+      break;
+    case Code::kNotFound:
+      cls = e.not_found;
+      break;
+    case Code::kInvalidArgument:
+      cls = e.invalid_argument;
+      break;
+    case Code::kNotHeld:
+      cls = e.not_held;
+      break;
+    default:
+      break;
   }
   py::object exc = cls(s.message(), CodeName(s.code()));
   PyErr_SetObject(cls.ptr(), exc.ptr());
@@ -102,9 +111,9 @@ struct SignalPoll {
 
 Status NeverGranted(Limiter& l, uint32_t permits) {
   const LimiterSpec s = l.spec();
-  return Status(Code::kInvalidArgument, std::to_string(permits) + " permits can never be granted by " +
-                                            s.Describe() + " (capacity " +
-                                            std::to_string(s.Capacity()) + ")");
+  return Status(Code::kInvalidArgument, std::to_string(permits) +
+                                            " permits can never be granted by " + s.Describe() +
+                                            " (capacity " + std::to_string(s.Capacity()) + ")");
 }
 
 void CheckPermits(uint32_t permits) {
@@ -138,17 +147,18 @@ void BindSegment(py::module_& m) {
       .def_static(
           "open",
           [](const std::string& ns, bool create, bool read_only, uint32_t mode, uint32_t capacity,
-             uint64_t arena_bytes) {
+             uint64_t arena_bytes, bool allow_world_writable) {
             OpenOptions o;
             o.create = create;
             o.read_only = read_only;
             o.mode = mode;
+            o.allow_world_writable = allow_world_writable;
             o.capacity = capacity;
             o.arena_bytes = arena_bytes;
             return Value(Segment::Open(ns, o));
           },
           py::arg("ns"), py::arg("create"), py::arg("read_only"), py::arg("mode"),
-          py::arg("capacity"), py::arg("arena_bytes"))
+          py::arg("capacity"), py::arg("arena_bytes"), py::arg("allow_world_writable"))
       .def_static("remove", [](const std::string& ns) { Check(Segment::Remove(ns)); })
       .def_static("default_namespace", &Segment::DefaultNamespace)
       .def_static("path_for", [](const std::string& ns) { return Segment::PathFor(ns); })
@@ -162,7 +172,8 @@ void BindSegment(py::module_& m) {
             return Value(seg.Define(name, *spec));
           },
           py::arg("name"), py::arg("toml"))
-      .def("find", [](const Segment& seg, const std::string& name) { return Value(seg.Find(name)); })
+      .def("find",
+           [](const Segment& seg, const std::string& name) { return Value(seg.Find(name)); })
       .def("list", &Segment::List)
       .def("retire", [](Segment& seg, const std::string& name) { Check(seg.Retire(name)); })
       .def_property_readonly("ns", &Segment::ns)
@@ -191,8 +202,8 @@ PyObject* FastTryAcquire(PyObject* self, PyObject* const* args, Py_ssize_t nargs
                          PyObject* kwnames) {
   const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
   PyObject* arg = nargs == 1 ? args[0] : nullptr;
-  if (nargs + nkw > 1 ||
-      (nkw == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "permits") != 0)) {
+  if (nargs + nkw > 1 || (nkw == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0),
+                                                                       "permits") != 0)) {
     PyErr_SetString(PyExc_TypeError, "try_acquire() takes one optional argument, permits");
     return nullptr;
   }
@@ -245,8 +256,7 @@ PyMethodDef kTryAcquireDef = {
 
 void BindLimiter(py::module_& m) {
   auto cls = py::class_<Limiter>(m, "Limiter", "Handle on one named limiter (C++ part).");
-  cls
-      .def(py::init<const Limiter&>(), py::arg("handle"))
+  cls.def(py::init<const Limiter&>(), py::arg("handle"))
       .def(
           "_try_acquire_ex",
           [](Limiter& l, uint32_t permits) {
@@ -330,10 +340,9 @@ void BindLimiter(py::module_& m) {
 PYBIND11_MODULE(_sluice, m) {
   m.doc() = "C++ bindings of sluice; use the `sluice` package instead.";
   py::module_ errors = py::module_::import("sluice._errors");
-  sluice::g_errors = new sluice::ErrorClasses{errors.attr("Error"), errors.attr("Timeout"),
-                                              errors.attr("NotFound"),
-                                              errors.attr("InvalidArgument"),
-                                              errors.attr("NotHeld")};
+  sluice::g_errors = new sluice::ErrorClasses{
+      errors.attr("Error"), errors.attr("Timeout"), errors.attr("NotFound"),
+      errors.attr("InvalidArgument"), errors.attr("NotHeld")};
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);

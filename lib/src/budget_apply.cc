@@ -33,6 +33,7 @@ struct SegmentState {
   uint32_t used_slots = 0;  // including retired and half-initialised
   uint64_t arena_free = kDefaultArena;
   uint32_t mode = 0;
+  uid_t owner = 0;
   std::vector<Existing> limiters;
 };
 
@@ -49,6 +50,7 @@ StatusOr<SegmentState> ReadSegment(const std::string& ns) {
   st.exists = true;
   st.capacity = map.capacity();
   st.mode = map.header()->mode;
+  st.owner = map.owner_uid();
   const Header* h = map.header();
   const uint64_t used = h->arena_used.load(std::memory_order_relaxed);
   st.arena_free = used >= h->arena_size ? 0 : h->arena_size - used;
@@ -124,6 +126,11 @@ StatusOr<ApplyReport> PlanBudget(const Budget& budget, const ApplyOptions& optio
   if (Status s = ValidateName(r.ns, "namespace"); !s.ok()) return s;
   StatusOr<SegmentState> seg = ReadSegment(r.ns);
   if (!seg.ok()) return seg.status();
+  // Applying writes as the namespace's admin: never into a segment another
+  // user created (it could change or retire what we define).
+  if (seg->exists) {
+    if (Status s = CheckOwner(seg->owner, Segment::PathFor(r.ns), r.ns); !s.ok()) return s;
+  }
   r.creates_segment = !seg->exists;
   r.segment_mode = seg->mode;
 
@@ -191,6 +198,7 @@ StatusOr<ApplyReport> ApplyBudget(const Budget& budget, const ApplyOptions& opti
   OpenOptions o;
   o.create = true;
   o.mode = budget.mode;
+  o.allow_world_writable = budget.allow_world_writable;
   uint64_t need = 0;
   for (const ApplyItem& i : plan->items) need += ArenaCost(i);
   o.arena_bytes = std::max(kDefaultArena, Round64(need) + kDefaultArena);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -164,6 +165,12 @@ StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source) {
       b.ns_pos = PosOf(value.source());
     } else if (k == "mode") {
       if (Status s = ParseMode(value, source, &b.mode); !s.ok()) return s;
+      b.mode_pos = PosOf(value.source());
+    } else if (k == "allow_world_writable") {
+      if (!value.is_boolean()) {
+        return Invalid(source, value.source(), "allow_world_writable must be true or false");
+      }
+      b.allow_world_writable = value.value_or(false);
     } else if (k == "limiters") {
       if (Status s = ParseLimiters(value, source, &b); !s.ok()) return s;
     } else if (k == "allotter") {
@@ -173,8 +180,19 @@ StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source) {
     } else {
       return Invalid(source, key.source(),
                      "unknown key '" + std::string(k) +
-                         "' (expected namespace, mode, [limiters.NAME] or [allotter])");
+                         "' (expected namespace, mode, allow_world_writable, [limiters.NAME] "
+                         "or [allotter])");
     }
+  }
+  if ((b.mode & 0002) != 0 && !b.allow_world_writable) {
+    char m[16];
+    std::snprintf(m, sizeof m, "%04o", b.mode);
+    return Status(Code::kInvalidArgument,
+                  b.ErrorAt(b.mode_pos, std::string("mode ") + m +
+                                            " is world-writable: any user on the host could write "
+                                            "the segment and deny service to every process using "
+                                            "it; use a group mode like \"0660\", or add "
+                                            "allow_world_writable = true to accept that risk"));
   }
   return b;
 }

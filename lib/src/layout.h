@@ -30,9 +30,10 @@ constexpr uint64_t kMaxArenaBytes = uint64_t{1} << 32;
 constexpr int64_t kFreeStamp = INT64_MIN / 4;  // never granted; always free
 constexpr int64_t kSealed = INT64_MAX;         // retired by a resize
 
-// Header: first 4096 bytes. Written once by the creator under flock; magic
-// is stored last with release ordering, so a reader that sees kMagic
-// (acquire) sees every other header field. Only arena_used changes later.
+// Header: first 4096 bytes. Written once by the creator before the file is
+// linked at its path (mapping.cc); magic is stored last with release
+// ordering, so a reader that sees kMagic (acquire) sees every other header
+// field. Only arena_used changes later.
 struct Header {
   std::atomic<uint64_t> magic;
   uint32_t layout_version;

@@ -70,18 +70,22 @@ def default_namespace() -> str:
 
 
 def open(namespace: Optional[str] = None, create: bool = False, *, mode: int = 0o600,
-         read_only: bool = False, capacity: int = 256, arena_bytes: int = 4 << 20) -> "Segment":
+         read_only: bool = False, capacity: int = 256, arena_bytes: int = 4 << 20,
+         allow_world_writable: bool = False) -> "Segment":
     """Opens (with create=True, creates if needed) the segment of `namespace`.
 
     namespace: None means default_namespace(). mode, capacity (limiter slots)
-    and arena_bytes are used only by the process that creates the segment.
-    Raises NotFound if it does not exist and create is False.
+    and arena_bytes are used only by the process that creates the segment; a
+    mode with o+w (0o666) needs allow_world_writable=True. create=True is an
+    admin's open: it raises sluice.Error when the segment belongs to another
+    user. Raises NotFound if it does not exist and
+    create is False.
     """
     ns = default_namespace() if namespace is None else namespace
     if isinstance(mode, str):
         mode = int(mode, 8)
     return Segment(_sluice.Segment.open(ns, bool(create), bool(read_only), mode, capacity,
-                                        arena_bytes))
+                                        arena_bytes, bool(allow_world_writable)))
 
 
 def remove(namespace: str) -> None:

@@ -64,6 +64,20 @@ TEST(BudgetFile, ParsesTheDesignExample) {
   EXPECT_EQ(b->ErrorAt({3, 4}, "x"), "budget.toml:3:4: x");
 }
 
+TEST(BudgetFile, WorldWritableModeNeedsTheOptIn) {
+  for (const char* text : {"mode = \"0666\"\nallow_world_writable = true\n",
+                           "allow_world_writable = true\nmode = 0o777\n"}) {
+    StatusOr<Budget> b = ParseBudget(text, "w.toml");
+    ASSERT_TRUE(b.ok()) << text << ": " << b.status().ToString();
+    EXPECT_TRUE(b->allow_world_writable);
+    EXPECT_NE(b->mode & 0002, 0u);
+  }
+  // Group modes need nothing.
+  StatusOr<Budget> g = ParseBudget("mode = \"0660\"\n", "g.toml");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_FALSE(g->allow_world_writable);
+}
+
 TEST(BudgetFile, DefaultsAndEmptyFile) {
   StatusOr<Budget> b = ParseBudget("", "empty.toml");
   ASSERT_TRUE(b.ok());
@@ -109,6 +123,16 @@ const Malformed kMalformed[] = {
      "may only hold letters"},
     {"non-octal mode", "mode = \"0999\"\n", 1, 8, "octal permission bits"},
     {"mode without owner rw", "mode = \"0400\"\n", 1, 8, "owner read and write"},
+    // Anyone on the host could write (and so jam) a world-writable segment.
+    {"world-writable mode", "namespace = \"web\"\nmode = \"0666\"\n", 2, 8,
+     "mode 0666 is world-writable"},
+    {"world-writable octal mode", "mode = 0o777\n", 1, 8, "add allow_world_writable = true"},
+    {"o+w only", "mode = \"0602\"\n[limiters.a]\nalgorithm = \"gcra\"\nrate = 1\n", 1, 8,
+     "world-writable"},
+    {"world-writable opt-in switched off", "mode = \"0666\"\nallow_world_writable = false\n", 1, 8,
+     "world-writable"},
+    {"opt-in not a boolean", "allow_world_writable = \"yes\"\n", 1, 24,
+     "allow_world_writable must be true or false"},
     {"key of another algorithm",
      "[limiters.a]\nalgorithm = \"lease\"\nholders = 1\nttl = \"250ms\"\nrate = 4\n", 5, 1,
      "does not apply to algorithm \"lease\""},

@@ -8,9 +8,11 @@ Every test uses its own namespace "cli<pid>-<name>" and removes it after.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import textwrap
+import stat
 import time
 import uuid
 
@@ -468,6 +470,159 @@ def test_rm_and_attached_processes(ns, budget, tmp_path):
     r = run("rm", "-n", ns)
     assert r.returncode == 2 and "does not exist" in r.stderr
     assert run("rm", "-f", "-n", ns).returncode == 0
+
+
+# ---- who owns a namespace, what may sit at its path, who may block whom ----
+
+NOBODY = 65534
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"),
+    reason="needs root and setpriv(1) to run sluicectl as uid 65534")
+
+
+def as_user(*args, gid=NOBODY, stdin=None, timeout=30):
+    """Runs sluicectl as uid 65534 with group `gid` and no other groups."""
+    return subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={gid}", "--clear-groups",
+                           SLUICECTL, *args], input=stdin, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def nobody_name():
+    import pwd
+    try:
+        return pwd.getpwuid(NOBODY).pw_name
+    except KeyError:
+        return None
+
+
+def test_apply_fails_cleanly_when_dev_shm_is_too_small(budget):
+    """Issue 8 item 3: exit 135 (SIGBUS) and a 21 MB segment with no limiters."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs in a private mount namespace")
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unshare -m does not work here")
+    path = budget("""
+        [limiters.a]
+        algorithm = "sliding"
+        limit = 1048576
+        window = "1s"
+
+        [limiters.b]
+        algorithm = "sliding"
+        limit = 1048576
+        window = "1s"
+        """)
+    script = ('mount -t tmpfs -o size=8M tmpfs /dev/shm || exit 77; "$0" apply -n x "$1"; '
+              'echo "rc=$?"; ls -A /dev/shm')
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script, SLUICECTL, path],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode == 77:
+        pytest.skip("cannot mount a tmpfs here: " + r.stderr)
+    assert r.stdout == "rc=2\n", (r.stdout, r.stderr)  # and nothing left in /dev/shm
+    assert r.stderr.startswith("sluicectl: not enough shared memory for /dev/shm/sluice.x: it "
+                               "needs 20.1 MiB"), r.stderr
+    assert "/dev/shm has 8.0 MiB free of 8.0 MiB" in r.stderr, r.stderr
+
+
+def test_fifo_or_directory_at_the_segment_path_is_refused(ns, budget):
+    """Issue 8 item 7: a FIFO made ls, show, apply hang forever; a directory
+    was "truncated (40 bytes)"."""
+    path = f"/dev/shm/sluice.{ns}"
+    file = budget(BASIC)
+    os.mkfifo(path, 0o600)
+    for verb in [["ls"], ["show", "api"], ["apply", file], ["apply", "--dry-run", file],
+                 ["acquire", "api"]]:
+        r = run(*verb, "-n", ns, timeout=5)  # TimeoutExpired: it hung
+        assert r.returncode == 2, (verb, r.stderr)
+        assert r.stderr == f"sluicectl: {path} is a FIFO (named pipe), not a sluice segment " \
+                           "(a regular file); remove it and apply again\n", (verb, r.stderr)
+    assert run("rm", "-n", ns).returncode == 0, "rm removes it"
+    assert not os.path.lexists(path)
+    os.mkdir(path)
+    try:
+        r = run("ls", "-n", ns, timeout=5)
+        assert r.returncode == 2 and "is a directory, not a sluice segment" in r.stderr, r.stderr
+        assert "truncated" not in r.stderr
+        r = run("rm", "-f", "-n", ns)
+        assert r.returncode == 2 and "remove it with rmdir" in r.stderr, r.stderr
+    finally:
+        os.rmdir(path)
+
+
+@needs_root
+def test_apply_refuses_a_namespace_another_user_created(ns, budget):
+    """Issue 8 item 8: root's apply wrote into a segment another user owned."""
+    decoy = '[limiters.decoy]\nalgorithm = "gcra"\nrate = 1\n'
+    r = as_user("apply", "-n", ns, "-", stdin=decoy)
+    assert r.returncode == 0, r.stderr
+    path = budget(BASIC)
+    name = nobody_name()
+    whose = f"uid {NOBODY}" + (f" ({name})" if name else "")
+    for extra in [[], ["--dry-run"]]:
+        r = run("apply", "-n", ns, path, *extra)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.startswith(f"sluicectl: /dev/shm/sluice.{ns} belongs to {whose}, "
+                                   "not to uid 0"), r.stderr
+        assert f"(sluicectl rm -n {ns}, as that user or as root) and apply again" in r.stderr
+    names = [l["name"] for l in json.loads(run("ls", "-n", ns, "--json").stdout)["limiters"]]
+    assert names == ["decoy"], "nothing of root's went into it"
+    # What the message says works: that user (or root) removes it, then apply.
+    assert as_user("rm", "-n", ns).returncode == 0
+    apply_ok(ns, path)
+    assert os.stat(f"/dev/shm/sluice.{ns}").st_uid == 0
+
+
+@needs_root
+def test_group_workers_attach_but_cannot_apply(ns, budget):
+    apply_ok(ns, budget('mode = "0660"\n' + BASIC))
+    # A worker in the segment's group (gid 0 here) uses it...
+    r = as_user("acquire", "-n", ns, "api", gid=0)
+    assert r.returncode == 0, r.stderr
+    assert as_user("ls", "-n", ns, gid=0).returncode == 0
+    # ...but cannot apply to it: that is the owner's.
+    r = as_user("apply", "-n", ns, "-", gid=0, stdin=BASIC.replace("rate = 100", "rate = 1"))
+    assert r.returncode == 2 and "belongs to uid 0" in r.stderr, r.stderr
+    assert json.loads(run("show", "-n", ns, "api", "--json").stdout)["params"]["rate"] == 100
+
+
+@needs_root
+def test_rm_without_permission_says_permission_denied(ns, budget):
+    """Issue 8 item 10: "does not exist", and rm -f exited 0 leaving the file."""
+    apply_ok(ns, budget(BASIC))
+    for flags in [[], ["-f"]]:
+        r = as_user("rm", *flags, "-n", ns)
+        assert r.returncode == 2, (flags, r.stderr)
+        assert r.stderr.startswith(f"sluicectl: permission denied: cannot remove "
+                                   f"/dev/shm/sluice.{ns} (it belongs to uid 0"), r.stderr
+    assert os.path.exists(f"/dev/shm/sluice.{ns}")
+
+
+def test_world_writable_mode_needs_opt_in(ns, budget):
+    """Issue 8 item 11: 0666 let anyone on the host deny service, silently."""
+    path = budget('mode = "0666"\n' + BASIC)
+    r = run("apply", "-n", ns, path)
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"sluicectl: {path}:1:8: mode 0666 is world-writable"), r.stderr
+    assert "allow_world_writable = true" in r.stderr
+    assert not os.path.exists(f"/dev/shm/sluice.{ns}")
+    apply_ok(ns, budget('mode = "0666"\nallow_world_writable = true\n' + BASIC, "optin.toml"))
+    assert stat.S_IMODE(os.stat(f"/dev/shm/sluice.{ns}").st_mode) == 0o666
+
+
+def test_a_readers_flock_blocks_no_one(ns, budget):
+    """Issue 8 item 9: a reader holding LOCK_EX made every attach fail after 5 s."""
+    import fcntl
+    apply_ok(ns, budget(BASIC))
+    fd = os.open(f"/dev/shm/sluice.{ns}", os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        start = time.monotonic()
+        apply_ok(ns, budget(BASIC.replace("rate = 100", "rate = 50"), "changed.toml"))
+        assert run("acquire", "-n", ns, "api").returncode == 0
+        assert run("ls", "-n", ns).returncode == 0
+        assert time.monotonic() - start < 2.0, "waited for the reader's lock"
+    finally:
+        os.close(fd)
 
 
 def test_bench_checks_the_guarantee(ns, budget):

@@ -311,3 +311,13 @@ def test_create_mode(ns):
     import stat
     seg = sluice.open(ns, create=True, mode="0640")
     assert stat.S_IMODE(os.stat(seg.path).st_mode) == 0o640
+
+
+def test_world_writable_mode_needs_opt_in(ns):
+    import os
+    import stat
+    with pytest.raises(sluice.InvalidArgument, match="world-writable"):
+        sluice.open(ns, create=True, mode=0o666)
+    assert not os.path.exists(f"/dev/shm/sluice.{ns}")
+    seg = sluice.open(ns, create=True, mode=0o666, allow_world_writable=True)
+    assert stat.S_IMODE(os.stat(seg.path).st_mode) == 0o666

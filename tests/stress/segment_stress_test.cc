@@ -4,14 +4,13 @@
 // (kCorrupt / kVersion) - never a hang, a crash or an out-of-bounds access
 // (run under ASan: see docs/testing.md).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -105,6 +104,70 @@ TEST_P(RacingCreateTest, AllSucceedOnOneSegmentAndSeeTheSameLimiters) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, RacingCreateTest,
+                         ::testing::Values(Mode::kProcesses, Mode::kThreads),
+                         [](const ::testing::TestParamInfo<Mode>& p) {
+                           return std::string(ModeName(p.param));
+                         });
+
+// Creators racing plain attachers (issue 8, "smaller"): an attacher that
+// opened the file between a creator's open and its lock used to get
+// "corrupt: truncated". A plain open must see "does not exist" or a
+// complete segment, nothing in between.
+struct AttachRaceState {
+  std::atomic<int64_t> go_ns{0};
+  std::atomic<int> attached{0};
+  std::atomic<int> not_found{0};
+};
+
+class RacingAttachTest : public ::testing::TestWithParam<Mode> {};
+
+TEST_P(RacingAttachTest, AttachersSeeNothingOrACompleteSegment) {
+  const Mode mode = GetParam();
+  if (mode == Mode::kProcesses && kTsan) GTEST_SKIP() << "TSan build: threads only";
+  const int n = 8;  // half create, half attach
+  const int rounds = 40;
+  int not_found = 0;
+  for (int round = 0; round < rounds; ++round) {
+    testing::ScopedNamespace ns("attach-race");
+    Shared<AttachRaceState> st;
+    st->go_ns = MonotonicNowNs() + 20 * kMs;
+    const std::string err = RunWorkers(
+        mode, n,
+        [&](int i) {
+          if (i % 2 == 0) {
+            SleepUntilNs(st->go_ns.load());
+            StatusOr<Segment> seg = Segment::Open(ns.ns(), OpenOptions{.create = true});
+            return seg.ok() ? 0 : 2;
+          }
+          // Attachers start early and open in a tight loop, so some open
+          // while the creators are half way.
+          const int64_t deadline = st->go_ns.load() + 10 * kSec;
+          for (;;) {
+            StatusOr<Segment> seg = Segment::Open(ns.ns());
+            if (seg.ok()) {
+              st->attached.fetch_add(1);
+              return seg->Info().capacity == OpenOptions{}.capacity ? 0 : 3;
+            }
+            if (seg.status().code() != Code::kNotFound) {
+              std::fprintf(stderr, "attacher: %s\n", seg.status().ToString().c_str());
+              return 4;
+            }
+            st->not_found.fetch_add(1);
+            if (MonotonicNowNs() > deadline) return 5;
+          }
+        },
+        std::chrono::seconds(30));
+    ASSERT_EQ(err, "") << "round " << round;
+    EXPECT_EQ(st->attached.load(), n / 2);
+    not_found += st->not_found.load();
+  }
+  std::printf(
+      "[stress] attach-race (%s): %d rounds x %d creators + %d attachers, %d opens saw "
+      "no segment yet, none saw a partial one\n",
+      ModeName(mode), rounds, n / 2, n / 2, not_found);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, RacingAttachTest,
                          ::testing::Values(Mode::kProcesses, Mode::kThreads),
                          [](const ::testing::TestParamInfo<Mode>& p) {
                            return std::string(ModeName(p.param));
@@ -243,61 +306,74 @@ struct HeaderCase {
 
 TEST(SegmentCorruptTest, DamagedHeadersGiveAClearError) {
   const std::vector<HeaderCase> cases = {
-      {"bad magic", [](const std::string& ns) {
+      {"bad magic",
+       [](const std::string& ns) {
          Poke(ns, [](char* b, size_t) { std::memcpy(b, "GARBAGE!", 8); });
-       }, Code::kCorrupt},
+       },
+       Code::kCorrupt},
       // Zero magic is what a creator that died mid-initialisation leaves:
       // create re-initialises it (by design), attach reports it.
-      {"zero magic", [](const std::string& ns) {
-         Poke(ns, [](char* b, size_t) { H(b)->magic.store(0); });
-       }, Code::kCorrupt, Code::kOk},
-      {"other version", [](const std::string& ns) {
+      {"zero magic",
+       [](const std::string& ns) { Poke(ns, [](char* b, size_t) { H(b)->magic.store(0); }); },
+       Code::kCorrupt, Code::kOk},
+      {"other version",
+       [](const std::string& ns) {
          Poke(ns, [](char* b, size_t) { H(b)->layout_version = kLayoutVersion + 1; });
-       }, Code::kVersion},
+       },
+       Code::kVersion},
       {"truncated to 100 bytes", [](const std::string& ns) { Truncate(ns, 100); }, Code::kCorrupt},
-      {"truncated to 5000 bytes", [](const std::string& ns) { Truncate(ns, 5000); }, Code::kCorrupt},
-      {"truncated by one page", [](const std::string& ns) {
+      {"truncated to 5000 bytes", [](const std::string& ns) { Truncate(ns, 5000); },
+       Code::kCorrupt},
+      {"truncated by one page",
+       [](const std::string& ns) {
          struct stat sb;
          stat(ShmPath(ns).c_str(), &sb);
          Truncate(ns, sb.st_size - 4096);
-       }, Code::kCorrupt},
-      {"grown by one page", [](const std::string& ns) {
+       },
+       Code::kCorrupt},
+      {"grown by one page",
+       [](const std::string& ns) {
          struct stat sb;
          stat(ShmPath(ns).c_str(), &sb);
          Truncate(ns, sb.st_size + 4096);
-       }, Code::kCorrupt},
-      {"header_size", [](const std::string& ns) {
-         Poke(ns, [](char* b, size_t) { H(b)->header_size = 1234; });
-       }, Code::kCorrupt},
-      {"slot_size", [](const std::string& ns) {
-         Poke(ns, [](char* b, size_t) { H(b)->slot_size = 128; });
-       }, Code::kCorrupt},
-      {"slots_offset", [](const std::string& ns) {
-         Poke(ns, [](char* b, size_t) { H(b)->slots_offset = 64; });
-       }, Code::kCorrupt},
-      {"capacity 0", [](const std::string& ns) {
-         Poke(ns, [](char* b, size_t) { H(b)->capacity = 0; });
-       }, Code::kCorrupt},
-      {"capacity huge", [](const std::string& ns) {
-         Poke(ns, [](char* b, size_t) { H(b)->capacity = 1u << 30; });
-       }, Code::kCorrupt},
-      {"capacity larger, offsets consistent, file too short", [](const std::string& ns) {
+       },
+       Code::kCorrupt},
+      {"header_size",
+       [](const std::string& ns) { Poke(ns, [](char* b, size_t) { H(b)->header_size = 1234; }); },
+       Code::kCorrupt},
+      {"slot_size",
+       [](const std::string& ns) { Poke(ns, [](char* b, size_t) { H(b)->slot_size = 128; }); },
+       Code::kCorrupt},
+      {"slots_offset",
+       [](const std::string& ns) { Poke(ns, [](char* b, size_t) { H(b)->slots_offset = 64; }); },
+       Code::kCorrupt},
+      {"capacity 0",
+       [](const std::string& ns) { Poke(ns, [](char* b, size_t) { H(b)->capacity = 0; }); },
+       Code::kCorrupt},
+      {"capacity huge",
+       [](const std::string& ns) { Poke(ns, [](char* b, size_t) { H(b)->capacity = 1u << 30; }); },
+       Code::kCorrupt},
+      {"capacity larger, offsets consistent, file too short",
+       [](const std::string& ns) {
          Poke(ns, [](char* b, size_t) {
            Header* h = H(b);
            h->capacity += 16;
            h->arena_offset += 16 * h->slot_size;
            h->total_size += 16 * h->slot_size;
          });
-       }, Code::kCorrupt},
-      {"arena_offset", [](const std::string& ns) {
-         Poke(ns, [](char* b, size_t) { H(b)->arena_offset += 64; });
-       }, Code::kCorrupt},
-      {"arena_size huge", [](const std::string& ns) {
+       },
+       Code::kCorrupt},
+      {"arena_offset",
+       [](const std::string& ns) { Poke(ns, [](char* b, size_t) { H(b)->arena_offset += 64; }); },
+       Code::kCorrupt},
+      {"arena_size huge",
+       [](const std::string& ns) {
          Poke(ns, [](char* b, size_t) { H(b)->arena_size = uint64_t{1} << 40; });
-       }, Code::kCorrupt},
-      {"total_size", [](const std::string& ns) {
-         Poke(ns, [](char* b, size_t) { H(b)->total_size -= 64; });
-       }, Code::kCorrupt},
+       },
+       Code::kCorrupt},
+      {"total_size",
+       [](const std::string& ns) { Poke(ns, [](char* b, size_t) { H(b)->total_size -= 64; }); },
+       Code::kCorrupt},
   };
   for (const HeaderCase& c : cases) {
     testing::ScopedNamespace ns("corrupt-header");
@@ -320,8 +396,16 @@ TEST(SegmentCorruptTest, DamagedHeadersGiveAClearError) {
 // Random values in the header fields after a valid magic and version:
 // Open must return a Status, and anything it accepts must be usable.
 TEST(SegmentCorruptTest, FuzzedHeaderFieldsNeverCrash) {
-  const uint64_t interesting[] = {0, 1, 63, 64, 4096, 0xffffffffu, uint64_t{1} << 32,
-                                  uint64_t{1} << 40, ~uint64_t{0}, 0x8000000000000000ULL};
+  const uint64_t interesting[] = {0,
+                                  1,
+                                  63,
+                                  64,
+                                  4096,
+                                  0xffffffffu,
+                                  uint64_t{1} << 32,
+                                  uint64_t{1} << 40,
+                                  ~uint64_t{0},
+                                  0x8000000000000000ULL};
   Rng rng(2024);
   int accepted = 0, rejected = 0;
   testing::ScopedNamespace ns("fuzz-header");
@@ -332,14 +416,30 @@ TEST(SegmentCorruptTest, FuzzedHeaderFieldsNeverCrash) {
       const int field = int(rng.Below(8));
       const uint64_t v = interesting[rng.Below(std::size(interesting))] + rng.Below(3) - 1;
       switch (field) {
-        case 0: h->header_size = uint32_t(v); break;
-        case 1: h->slot_size = uint32_t(v); break;
-        case 2: h->capacity = uint32_t(v); break;
-        case 3: h->slots_offset = v; break;
-        case 4: h->arena_offset = v; break;
-        case 5: h->arena_size = v; break;
-        case 6: h->total_size = v; break;
-        case 7: h->arena_used.store(v); break;  // see core_bugs_test
+        case 0:
+          h->header_size = uint32_t(v);
+          break;
+        case 1:
+          h->slot_size = uint32_t(v);
+          break;
+        case 2:
+          h->capacity = uint32_t(v);
+          break;
+        case 3:
+          h->slots_offset = v;
+          break;
+        case 4:
+          h->arena_offset = v;
+          break;
+        case 5:
+          h->arena_size = v;
+          break;
+        case 6:
+          h->total_size = v;
+          break;
+        case 7:
+          h->arena_used.store(v);
+          break;  // see core_bugs_test
       }
     });
     StatusOr<Segment> seg = Segment::Open(ns.ns());
@@ -377,26 +477,35 @@ struct SlotCase {
 // other limiters keep working.
 TEST(SegmentCorruptTest, DamagedSlotsAndParamsGiveAClearError) {
   const std::vector<SlotCase> cases = {
-      {"params_off past the end", "s", [](char* b, size_t size) { Slot(b, 0)->params_off = size + 64; }},
-      {"params_off at the last bytes", "s", [](char* b, size_t size) { Slot(b, 0)->params_off = size - 64; }},
+      {"params_off past the end", "s",
+       [](char* b, size_t size) { Slot(b, 0)->params_off = size + 64; }},
+      {"params_off at the last bytes", "s",
+       [](char* b, size_t size) { Slot(b, 0)->params_off = size - 64; }},
       {"params_off huge", "s", [](char* b, size_t) { Slot(b, 0)->params_off = ~uint64_t{0} - 63; }},
       {"params_off in the header", "s", [](char* b, size_t) { Slot(b, 0)->params_off = 64; }},
-      {"params_off in the slots", "s", [](char* b, size_t) { Slot(b, 0)->params_off = H(b)->slots_offset; }},
+      {"params_off in the slots", "s",
+       [](char* b, size_t) { Slot(b, 0)->params_off = H(b)->slots_offset; }},
       {"params_off misaligned", "s", [](char* b, size_t) { Slot(b, 0)->params_off += 8; }},
       {"params magic", "s", [](char* b, size_t) { Params(b, 0)->magic = 0; }},
       {"params algorithm", "s", [](char* b, size_t) { Params(b, 0)->algorithm = 9; }},
       {"params limit 0", "s", [](char* b, size_t) { Params(b, 0)->limit = 0; }},
       {"params window 0", "s", [](char* b, size_t) { Params(b, 0)->window_ns = 0; }},
-      {"sliding ring_len lies (limit + 1)", "s", [](char* b, size_t) { Params(b, 0)->ring_len += 1; }},
-      {"sliding ring_len lies (huge)", "s", [](char* b, size_t) { Params(b, 0)->ring_len = uint64_t{1} << 40; }},
-      {"sliding ring_len and limit lie together", "s", [](char* b, size_t) {
+      {"sliding ring_len lies (limit + 1)", "s",
+       [](char* b, size_t) { Params(b, 0)->ring_len += 1; }},
+      {"sliding ring_len lies (huge)", "s",
+       [](char* b, size_t) { Params(b, 0)->ring_len = uint64_t{1} << 40; }},
+      {"sliding ring_len and limit lie together", "s",
+       [](char* b, size_t) {
          Params(b, 0)->ring_len = uint64_t{1} << 20;
          Params(b, 0)->limit = uint64_t{1} << 20;
        }},
-      {"sliding ring_off past the end", "s", [](char* b, size_t size) { Params(b, 0)->ring_off = size - 8; }},
-      {"sliding ring_off huge", "s", [](char* b, size_t) { Params(b, 0)->ring_off = ~uint64_t{0} - 7; }},
+      {"sliding ring_off past the end", "s",
+       [](char* b, size_t size) { Params(b, 0)->ring_off = size - 8; }},
+      {"sliding ring_off huge", "s",
+       [](char* b, size_t) { Params(b, 0)->ring_off = ~uint64_t{0} - 7; }},
       {"lease ring_len lies", "l", [](char* b, size_t) { Params(b, 1)->ring_len = 1u << 30; }},
-      {"lease holders and ring_len lie together", "l", [](char* b, size_t) {
+      {"lease holders and ring_len lie together", "l",
+       [](char* b, size_t) {
          Params(b, 1)->ring_len = 1u << 16;
          Params(b, 1)->holders = 1u << 16;
        }},
@@ -410,15 +519,17 @@ TEST(SegmentCorruptTest, DamagedSlotsAndParamsGiveAClearError) {
     StatusOr<Segment> seg = Segment::Open(ns.ns());
     ASSERT_TRUE(seg.ok()) << c.name << ": " << seg.status().ToString();
     StatusOr<Limiter> found = seg->Find(c.limiter);
-    std::printf("[stress] corrupt slot (%s): Find: %s\n", c.name, found.status().ToString().c_str());
+    std::printf("[stress] corrupt slot (%s): Find: %s\n", c.name,
+                found.status().ToString().c_str());
     EXPECT_EQ(found.status().code(), Code::kCorrupt) << c.name;
     EXPECT_EQ(seg->List().size(), 2u) << c.name << ": the damaged limiter is skipped";
-    StatusOr<Limiter> again = seg->Define(
-        c.limiter, std::string(c.limiter) == "s"   ? LimiterSpec::Sliding(10, kSec)
-                   : std::string(c.limiter) == "l" ? LimiterSpec::Lease(4, kSec, true)
-                                                   : LimiterSpec::Gcra(100, kSec, 5));
+    StatusOr<Limiter> again =
+        seg->Define(c.limiter, std::string(c.limiter) == "s"   ? LimiterSpec::Sliding(10, kSec)
+                               : std::string(c.limiter) == "l" ? LimiterSpec::Lease(4, kSec, true)
+                                                               : LimiterSpec::Gcra(100, kSec, 5));
     EXPECT_EQ(again.status().code(), Code::kCorrupt) << c.name;
-    for (Limiter& l : seg->List()) EXPECT_TRUE(l.TryAcquire(1).granted) << c.name << " " << l.name();
+    for (Limiter& l : seg->List())
+      EXPECT_TRUE(l.TryAcquire(1).granted) << c.name << " " << l.name();
   }
 }
 
@@ -426,8 +537,8 @@ TEST(SegmentCorruptTest, DamagedSlotStatusAndName) {
   testing::ScopedNamespace ns("corrupt-status");
   MakeValid(ns.ns());
   Poke(ns.ns(), [](char* b, size_t) {
-    Slot(b, 1)->status.store(77);               // not a state
-    std::memset(Slot(b, 2)->name, 'x', 64);     // no NUL terminator
+    Slot(b, 1)->status.store(77);            // not a state
+    std::memset(Slot(b, 2)->name, 'x', 64);  // no NUL terminator
   });
   StatusOr<Segment> seg = Segment::Open(ns.ns());
   ASSERT_TRUE(seg.ok());

@@ -32,6 +32,8 @@ void AddApply(CLI::App& app, int* exit_code) {
       "and that no limiter changes algorithm); on any error nothing changes and the error\n"
       "reads FILE:LINE:COL: message (exit 2). Same file twice: no change. Changed\n"
       "parameters apply live, keeping state. -n overrides the file's `namespace`.\n"
+      "apply only writes into a segment you own (another user's: remove it first), and a\n"
+      "world-writable mode needs allow_world_writable = true in the file.\n"
       "Examples:\n"
       "  sluicectl apply budget.toml\n"
       "  sluicectl apply --dry-run budget.toml\n"
@@ -76,7 +78,8 @@ void AddRm(CLI::App& app, int* exit_code) {
   auto o = std::make_shared<Opts>();
   CLI::App* verb = app.add_subcommand("rm", "remove a namespace (its shared-memory segment)");
   AddNamespaceOption(verb, &o->ns);
-  verb->add_flag("-f,--force", o->force, "no error if the namespace does not exist");
+  verb->add_flag("-f,--force", o->force,
+                 "no error if the namespace does not exist (permission denied still is one)");
   verb->footer(
       "Unlinks /dev/shm/sluice.NS. Processes still attached keep their mapping and keep\n"
       "sharing it among themselves; processes that open NS afterwards get a new, empty\n"

@@ -2,6 +2,7 @@
 //
 //   namespace = "web"          # optional
 //   mode = "0660"              # optional, segment permissions (default 0600)
+//   allow_world_writable = true  # optional: required for a mode with o+w
 //   [limiters.NAME]            # one table per limiter (LimiterSpec keys)
 //   [allotter]                 # optional: address, token_file (forwarder)
 //
@@ -47,7 +48,9 @@ struct Budget {
   std::string source;             // file name used in messages
   std::optional<std::string> ns;  // `namespace`, if set
   SourcePos ns_pos;
-  uint32_t mode = 0600;                 // `mode`, permission bits
+  uint32_t mode = 0600;  // `mode`, permission bits
+  SourcePos mode_pos;
+  bool allow_world_writable = false;    // o+w in `mode` is refused without it
   std::vector<BudgetLimiter> limiters;  // in file order
   SourcePos limiters_pos;               // the [limiters] table
   std::optional<AllotterConfig> allotter;

@@ -21,12 +21,17 @@ namespace sluice {
 class Mapping;  // internal
 
 struct OpenOptions {
-  bool create = false;     // create the segment if it does not exist
+  // Create the segment if it does not exist. An admin's open: refused
+  // (kPermission) when the segment exists and belongs to another user.
+  bool create = false;
   bool read_only = false;  // map read-only (inspection); Define() fails
   // Used only by the process that creates the segment:
-  uint32_t mode = 0600;        // permission bits of /dev/shm/sluice.<ns>
-  gid_t group = gid_t(-1);     // owning group; -1 keeps the creator's
-  uint32_t capacity = 256;     // limiter slots
+  uint32_t mode = 0600;  // permission bits of /dev/shm/sluice.<ns>
+  // A mode with o+w (0666, 0777) is refused unless this is set: any user
+  // on the host could then write the segment and deny service.
+  bool allow_world_writable = false;
+  gid_t group = gid_t(-1);          // owning group; -1 keeps the creator's
+  uint32_t capacity = 256;          // limiter slots
   uint64_t arena_bytes = 4u << 20;  // sliding rings, lease holders, params
 };
 
@@ -49,13 +54,17 @@ struct SegmentInfo {
 class SLUICE_EXPORT Segment {
  public:
   // Attaches to (or with options.create, creates) namespace `ns`. Safe when
-  // any number of processes race to create it; validates the header.
+  // any number of processes race to create it; validates the header. Never
+  // blocks on an initialised segment; refuses (kCorrupt) anything at the
+  // path but a regular file. Creation reserves all of the segment's memory
+  // (kFull, saying how much is needed and free, when /dev/shm is too small).
   static StatusOr<Segment> Open(std::string_view ns, const OpenOptions& options = {});
   // The namespace processes use when none is given: $SLUICE_NAMESPACE or
   // "default".
   static std::string DefaultNamespace();
   // Unlinks /dev/shm/sluice.<ns>. Attached processes keep their mapping (and
   // keep sharing it among themselves); new Open() calls see a new segment.
+  // kNotFound if absent, kPermission if the caller may not remove it.
   static Status Remove(std::string_view ns);
   // "/dev/shm/sluice.<ns>".
   static std::string PathFor(std::string_view ns);
