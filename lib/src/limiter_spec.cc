@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "printable.h"
 #include "sluice/duration.h"
 
 namespace sluice {
@@ -155,13 +156,15 @@ uint64_t LimiterSpec::Capacity() const {
 
 Status ValidateName(std::string_view name, const char* what) {
   auto bad = [&](const std::string& why) {
-    return Status(Code::kInvalidArgument, std::string(what) + " name '" + std::string(name) + "' " + why);
+    return Status(Code::kInvalidArgument,
+                  std::string(what) + " name '" + Printable(name) + "' " + why);
   };
   if (name.empty()) return Status(Code::kInvalidArgument, std::string(what) + " name is empty");
   if (name.size() > static_cast<size_t>(kMaxNameLength)) {
     return Status(Code::kInvalidArgument, std::string(what) + " name is longer than " +
                                               std::to_string(kMaxNameLength) + " characters");
   }
+  if (HasControlBytes(name)) return bad("must not contain NUL or other control characters");
   if (name[0] == '.' || name[0] == '-') return bad("must not start with '.' or '-'");
   for (char c : name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||

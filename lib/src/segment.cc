@@ -1,10 +1,10 @@
 #include "sluice/segment.h"
 
+#include <boost/interprocess/shared_memory_object.hpp>
 #include <cstdlib>
 
-#include <boost/interprocess/shared_memory_object.hpp>
-
 #include "mapping.h"
+#include "printable.h"
 #include "slot_table.h"
 
 namespace sluice {
@@ -41,6 +41,10 @@ StatusOr<Limiter> Segment::Define(std::string_view name, const LimiterSpec& spec
 }
 
 StatusOr<Limiter> Segment::Find(std::string_view name) const {
+  if (HasControlBytes(name)) {  // no limiter has such a name; say so legibly
+    return Status(Code::kNotFound, "no limiter '" + Printable(name) + "' in namespace '" +
+                                       m_->ns() + "' (names never contain control characters)");
+  }
   StatusOr<uint32_t> i = slots::Find(*m_, name);
   if (!i.ok()) return i.status();
   return Limiter::Attach(m_, *i);

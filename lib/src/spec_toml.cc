@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "printable.h"
 #include "sluice/duration.h"
 
 namespace sluice {
@@ -128,10 +129,10 @@ StatusOr<LimiterSpec> SpecFromTable(const toml::table& t, std::string_view sourc
     for (const KeyInfo& k : kKeys) {
       if (key.str() == k.key) info = &k;
     }
-    if (!info) return r.FailKey(key, "unknown key '" + std::string(key.str()) + "'");
+    if (!info) return r.FailKey(key, "unknown key '" + Printable(key.str()) + "'");
     if (info->algorithms && !(info->algorithms & Bit(*alg))) {
-      return r.FailKey(key, "key '" + std::string(key.str()) + "' does not apply to algorithm \"" +
-                              AlgorithmName(*alg) + "\"");
+      return r.FailKey(key, "key '" + Printable(key.str()) + "' does not apply to algorithm \"" +
+                                AlgorithmName(*alg) + "\"");
     }
   }
   LimiterSpec s;
