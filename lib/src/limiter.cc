@@ -140,7 +140,7 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
   bool stale = false;
   const gcra::ParamsGuard guard{&slot_->params_off, p->off};
   if (__builtin_expect(!p->writable, 0)) {
-    d = Decision{false, now, -1};  // a read-only mapping never decides
+    d = Decision(false, now, -1, Denial::kReadOnly);  // a read-only mapping never decides
   } else if (p->spec.algorithm == Algorithm::kGcra) {
     d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &stale);
   } else if (p->spec.algorithm == Algorithm::kWindow) {
@@ -184,9 +184,7 @@ Decision Limiter::Decide(uint32_t permits, int64_t now) const {
   }
   // Still sealed with nothing new published: an updater died half way.
   slots::Repair(*m_, index_);
-  d.granted = false;
-  d.retry_after_ns = kNanosPerMilli;
-  return d;
+  return Decision(false, now, kNanosPerMilli);
 }
 
 std::string Limiter::name() const { return slots::NameOf(*slot_); }

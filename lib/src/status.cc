@@ -16,6 +16,10 @@ const char* CodeName(Code code) {
     case Code::kPermission: return "Permission";
     case Code::kCancelled: return "Cancelled";
     case Code::kNotHeld: return "NotHeld";
+    case Code::kNoMemory:
+      return "NoMemory";
+    case Code::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

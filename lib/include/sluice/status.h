@@ -28,6 +28,8 @@ enum class Code : int {
   kPermission = 9,       // EACCES/EPERM
   kCancelled = 10,       // blocking call aborted by its caller
   kNotHeld = 11,         // lease released twice, expired, or not ours
+  kNoMemory = 12,        // out of memory (the C API's catch-all for std::bad_alloc)
+  kInternal = 13,        // an unexpected C++ exception, caught at the C API
 };
 
 // Result of a setup operation. Thread-compatible value type.
