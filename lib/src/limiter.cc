@@ -66,12 +66,30 @@ StatusOr<Limiter> Limiter::Attach(std::shared_ptr<Mapping> m, uint32_t index) {
   l.cache_->last_flush_ns.store(platform::NowNs(), std::memory_order_relaxed);
   l.cache_->fork_gen.store(platform::ForkGeneration(), std::memory_order_relaxed);
   p->writable = !m->read_only();
-  l.cache_->all.push_back(std::make_unique<ActiveParams>(std::move(*p)));
-  l.cache_->active.store(l.cache_->all.back().get(), std::memory_order_release);
+  l.cache_->active.store(l.cache_->Keep(std::move(*p)), std::memory_order_release);
   l.m_ = std::move(m);
   l.slot_ = slot;
   l.index_ = index;
   return l;
+}
+
+const ActiveParams* HandleCache::Keep(ActiveParams p) {
+  auto* node = new KeptParams{std::move(p), kept.load(std::memory_order_relaxed)};
+  // release: a thread that follows `kept` (only the destructor, after every
+  // user is gone) sees the node's contents. Nodes are never removed.
+  while (!kept.compare_exchange_weak(node->next, node, std::memory_order_release,
+                                     std::memory_order_relaxed)) {
+  }
+  return &node->params;
+}
+
+HandleCache::~HandleCache() {
+  Flush();
+  for (KeptParams* n = kept.load(std::memory_order_acquire); n != nullptr;) {
+    KeptParams* next = n->next;
+    delete n;
+    n = next;
+  }
 }
 
 const ActiveParams* Limiter::Params() const {
@@ -82,18 +100,28 @@ const ActiveParams* Limiter::Params() const {
   return p;
 }
 
+// Lock-free (no mutex a fork child could inherit locked): threads that
+// reload at once may each validate the new record; one publishes it, the
+// others' copies stay kept (unused) until the cache dies. Bounded by the
+// number of racing threads per parameter change.
 const ActiveParams* Limiter::Reload() const {
-  std::lock_guard<std::mutex> lock(cache_->reload_mu);
   const ActiveParams* cur = cache_->active.load(std::memory_order_acquire);
-  const uint64_t off = slot_->params_off.load(std::memory_order_acquire);
-  if (cur->off == off) return cur;
-  StatusOr<ActiveParams> p = LoadParams(*m_, slot_, off);
-  // A record that fails validation is never used; keep the last good one.
-  if (!p.ok()) return cur;
-  p->writable = !cache_->read_only;
-  cache_->all.push_back(std::make_unique<ActiveParams>(std::move(*p)));
-  cache_->active.store(cache_->all.back().get(), std::memory_order_release);
-  return cache_->all.back().get();
+  for (;;) {
+    const uint64_t off = slot_->params_off.load(std::memory_order_acquire);
+    if (cur->off == off) return cur;
+    StatusOr<ActiveParams> p = LoadParams(*m_, slot_, off);
+    // A record that fails validation is never used; keep the last good one.
+    if (!p.ok()) return cur;
+    p->writable = !cache_->read_only;
+    const ActiveParams* fresh = cache_->Keep(std::move(*p));
+    // acq_rel: publishes the new ActiveParams to readers of `active`
+    // (acquire loads in Params and the hot path).
+    if (cache_->active.compare_exchange_strong(cur, fresh, std::memory_order_acq_rel,
+                                               std::memory_order_acquire)) {
+      return fresh;
+    }
+    // Another thread published first: cur is its record; check it again.
+  }
 }
 
 namespace {
