@@ -64,11 +64,20 @@ void RaiseStatus(const Status& s) {
   const ErrorClasses& e = *g_errors;
   py::handle cls = e.error;
   switch (s.code()) {
-    case Code::kTimeout: cls = e.timeout; break;
-    case Code::kNotFound: cls = e.not_found; break;
-    case Code::kInvalidArgument: cls = e.invalid_argument; break;
-    case Code::kNotHeld: cls = e.not_held; break;
-    default: break;
+    case Code::kTimeout:
+      cls = e.timeout;
+      break;
+    case Code::kNotFound:
+      cls = e.not_found;
+      break;
+    case Code::kInvalidArgument:
+      cls = e.invalid_argument;
+      break;
+    case Code::kNotHeld:
+      cls = e.not_held;
+      break;
+    default:
+      break;
   }
   py::object exc = cls(s.message(), CodeName(s.code()));
   PyErr_SetObject(cls.ptr(), exc.ptr());
@@ -103,9 +112,9 @@ struct SignalPoll {
 
 Status NeverGranted(Limiter& l, uint32_t permits) {
   const LimiterSpec s = l.spec();
-  return Status(Code::kInvalidArgument, std::to_string(permits) + " permits can never be granted by " +
-                                            s.Describe() + " (capacity " +
-                                            std::to_string(s.Capacity()) + ")");
+  return Status(Code::kInvalidArgument, std::to_string(permits) +
+                                            " permits can never be granted by " + s.Describe() +
+                                            " (capacity " + std::to_string(s.Capacity()) + ")");
 }
 
 void CheckPermits(uint32_t permits) {
@@ -163,7 +172,8 @@ void BindSegment(py::module_& m) {
             return Value(seg.Define(name, *spec));
           },
           py::arg("name"), py::arg("toml"))
-      .def("find", [](const Segment& seg, const std::string& name) { return Value(seg.Find(name)); })
+      .def("find",
+           [](const Segment& seg, const std::string& name) { return Value(seg.Find(name)); })
       .def("list", &Segment::List)
       .def("retire", [](Segment& seg, const std::string& name) { Check(seg.Retire(name)); })
       .def_property_readonly("ns", &Segment::ns)
@@ -221,8 +231,8 @@ PyObject* FastTryAcquire(PyObject* self, PyObject* const* args, Py_ssize_t nargs
                          PyObject* kwnames) {
   const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
   PyObject* arg = nargs == 1 ? args[0] : nullptr;
-  if (nargs + nkw > 1 ||
-      (nkw == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "permits") != 0)) {
+  if (nargs + nkw > 1 || (nkw == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0),
+                                                                       "permits") != 0)) {
     PyErr_SetString(PyExc_TypeError, "try_acquire() takes one optional argument, permits");
     return nullptr;
   }
@@ -265,8 +275,7 @@ PyMethodDef kTryAcquireDef = {
 
 void BindLimiter(py::module_& m) {
   auto cls = py::class_<Limiter>(m, "Limiter", "Handle on one named limiter (C++ part).");
-  cls
-      .def(py::init<const Limiter&>(), py::arg("handle"))
+  cls.def(py::init<const Limiter&>(), py::arg("handle"))
       .def(
           "_try_acquire_ex",
           [](Limiter& l, uint32_t permits) {
@@ -355,10 +364,9 @@ void BindLimiter(py::module_& m) {
 PYBIND11_MODULE(_sluice, m) {
   m.doc() = "C++ bindings of sluice; use the `sluice` package instead.";
   py::module_ errors = py::module_::import("sluice._errors");
-  sluice::g_errors = new sluice::ErrorClasses{errors.attr("Error"), errors.attr("Timeout"),
-                                              errors.attr("NotFound"),
-                                              errors.attr("InvalidArgument"),
-                                              errors.attr("NotHeld")};
+  sluice::g_errors = new sluice::ErrorClasses{
+      errors.attr("Error"), errors.attr("Timeout"), errors.attr("NotFound"),
+      errors.attr("InvalidArgument"), errors.attr("NotHeld")};
   // The library reports errors by Status; anything else that reaches here
   // (an allocation failure, a bug) still arrives as sluice.Error with a
   // code, never as a bare RuntimeError/MemoryError. pybind11's own

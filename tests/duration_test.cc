@@ -15,8 +15,8 @@ TEST(DurationTest, ParsesEveryUnit) {
 }
 
 TEST(DurationTest, RejectsMalformed) {
-  for (const char* bad : {"", "ms", "10", "10 ms", " 10ms", "-5ms", "+5ms", "1.5s", "10msx",
-                          "10S", "10sec", "0x10ms", "ms10"}) {
+  for (const char* bad : {"", "ms", "10", "10 ms", " 10ms", "-5ms", "+5ms", "1.5s", "10msx", "10S",
+                          "10sec", "0x10ms", "ms10"}) {
     StatusOr<int64_t> d = ParseDuration(bad);
     EXPECT_FALSE(d.ok()) << "'" << bad << "'";
     if (!d.ok()) {

@@ -27,7 +27,7 @@ TEST(LimiterTest, GcraAcquireSleepsUntilItsTurn) {
   const int64_t t0 = MonotonicNowNs();
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(l.Acquire(1, -1).ok());
   const int64_t took = MonotonicNowNs() - t0;
-  EXPECT_GE(took, 60 * kMs);  // 3 waits of 20 ms: never early
+  EXPECT_GE(took, 60 * kMs);       // 3 waits of 20 ms: never early
   EXPECT_EQ(l.stats().waits, 3u);  // the first was granted at once
   EXPECT_GE(l.stats().wait_ns, uint64_t(55 * kMs));
 }
@@ -51,7 +51,10 @@ TEST(LimiterTest, CancelledAcquireGivesItsTurnBack) {
   Limiter l = *seg.Define("g", LimiterSpec::Gcra(1, 10 * kNanosPerSecond, 1));
   ASSERT_TRUE(l.TryAcquire(1).granted);
   std::atomic<bool> stop{false};
-  std::thread t([&] { EXPECT_TRUE(testing::WaitFor([&] { return l.stats().waiting > 0; }, std::chrono::seconds(5))); stop = true; });
+  std::thread t([&] {
+    EXPECT_TRUE(testing::WaitFor([&] { return l.stats().waiting > 0; }, std::chrono::seconds(5)));
+    stop = true;
+  });
   CancelCheck c{[](void* a) { return static_cast<std::atomic<bool>*>(a)->load(); }, &stop};
   EXPECT_EQ(l.Acquire(1, -1, c).code(), Code::kCancelled);
   t.join();

@@ -35,7 +35,6 @@ Status TooManyPermits(uint32_t n, const LimiterSpec& s) {
                                             std::to_string(s.Capacity()) + ")");
 }
 
-
 // Registers a sleeper for the span of a wait (the "waiting" gauge).
 class WaitScope {
  public:
@@ -74,7 +73,9 @@ template <typename TryFn>
 Status WaitForLease(SlotLayout* slot, TryFn try_once, int64_t deadline, bool reclaim,
                     const CancelCheck& cancel, WaitScope* scope) {
   struct Sleeper {
-    explicit Sleeper(SlotLayout* s) : s_(s) { s_->sleepers.fetch_add(1, std::memory_order_seq_cst); }
+    explicit Sleeper(SlotLayout* s) : s_(s) {
+      s_->sleepers.fetch_add(1, std::memory_order_seq_cst);
+    }
     ~Sleeper() { s_->sleepers.fetch_sub(1, std::memory_order_seq_cst); }
     SlotLayout* s_;
   } sleeper(slot);

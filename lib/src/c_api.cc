@@ -183,17 +183,28 @@ int sluice_lease_renew(sluice_limiter* l, sluice_lease* lease) {
 const char* sluice_strerror(int code) {
   if (code >= 0) return "success";
   switch (code) {
-    case SLUICE_EINVAL: return "invalid argument";
-    case SLUICE_ENOTFOUND: return "not found";
-    case SLUICE_EEXIST: return "exists with other parameters";
-    case SLUICE_ECORRUPT: return "segment is corrupt or not a sluice segment";
-    case SLUICE_EVERSION: return "segment has another layout version";
-    case SLUICE_EFULL: return "segment is full";
-    case SLUICE_EIO: return "I/O or system error";
-    case SLUICE_ETIMEOUT: return "timed out";
-    case SLUICE_EPERM: return "permission denied";
-    case SLUICE_ECANCELLED: return "cancelled";
-    case SLUICE_ENOTHELD: return "lease not held";
+    case SLUICE_EINVAL:
+      return "invalid argument";
+    case SLUICE_ENOTFOUND:
+      return "not found";
+    case SLUICE_EEXIST:
+      return "exists with other parameters";
+    case SLUICE_ECORRUPT:
+      return "segment is corrupt or not a sluice segment";
+    case SLUICE_EVERSION:
+      return "segment has another layout version";
+    case SLUICE_EFULL:
+      return "segment is full";
+    case SLUICE_EIO:
+      return "I/O or system error";
+    case SLUICE_ETIMEOUT:
+      return "timed out";
+    case SLUICE_EPERM:
+      return "permission denied";
+    case SLUICE_ECANCELLED:
+      return "cancelled";
+    case SLUICE_ENOTHELD:
+      return "lease not held";
     case SLUICE_ENOMEM:
       return "out of memory";
     case SLUICE_EINTERNAL:

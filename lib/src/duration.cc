@@ -35,7 +35,8 @@ StatusOr<int64_t> ParseDuration(std::string_view text) {
   }
   if (i == 0) {
     return Status(Code::kInvalidArgument,
-                  "bad duration " + quoted + ": expected an integer and a unit (ns, us, ms, s, m, h), e.g. \"800ms\"");
+                  "bad duration " + quoted +
+                      ": expected an integer and a unit (ns, us, ms, s, m, h), e.g. \"800ms\"");
   }
   const std::string_view unit = text.substr(i);
   for (const Unit& u : kUnits) {

@@ -50,7 +50,6 @@ struct HandleCache {
   ~HandleCache();
 };
 
-
 }  // namespace sluice
 
 #endif  // SLUICE_SRC_HANDLE_CACHE_H_

@@ -128,18 +128,19 @@ namespace {
 
 // Counts a decision in process memory (see HandleCache). File-local so it
 // inlines into the hot path; Limiter::Count is the copy acquire.cc calls.
-__attribute__((always_inline)) inline void CountIn(HandleCache& c, bool granted,
-                                                   uint32_t permits, int64_t now) {
-  if (__builtin_expect(c.fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration(), 0)) {
+__attribute__((always_inline)) inline void CountIn(HandleCache& c, bool granted, uint32_t permits,
+                                                   int64_t now) {
+  if (__builtin_expect(c.fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration(),
+                       0)) {
     c.DropIfForked();
   }
   std::atomic<uint64_t>& n = granted ? c.granted : c.denied;
   n.store(n.load(std::memory_order_relaxed) + permits, std::memory_order_relaxed);
   const uint32_t calls = c.calls.load(std::memory_order_relaxed) + 1;
   c.calls.store(calls, std::memory_order_relaxed);
-  if (__builtin_expect(calls >= kFlushCalls ||
-                           now - c.last_flush_ns.load(std::memory_order_relaxed) >= kFlushNs,
-                       0)) {
+  if (__builtin_expect(
+          calls >= kFlushCalls || now - c.last_flush_ns.load(std::memory_order_relaxed) >= kFlushNs,
+          0)) {
     c.Flush();
   }
 }
@@ -159,7 +160,7 @@ void Limiter::FlushStats() {
 // slot's hot line (state; params_off), one CAS on it, and process-local
 // loads and stores.
 __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t permits,
-                                                                  int64_t now) const {
+                                                                       int64_t now) const {
   HandleCache& c = *cache_;
   const ActiveParams* p = c.active.load(std::memory_order_acquire);
   // gcra and window check params_off themselves (ParamsGuard, after reading
@@ -202,10 +203,15 @@ Decision Limiter::Decide(uint32_t permits, int64_t now) const {
         d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &sealed);
         break;
       case Algorithm::kWindow:
-        d = window::TryAcquire(slot_->state, p->window, permits, now, guard, &sealed, &slot_->token);
+        d = window::TryAcquire(slot_->state, p->window, permits, now, guard, &sealed,
+                               &slot_->token);
         break;
-      case Algorithm::kSliding: d = sliding::TryAcquire(p->ring, permits, now, &sealed); break;
-      case Algorithm::kLease: d = lease::TryAcquireN(p->table, permits, now, &sealed); break;
+      case Algorithm::kSliding:
+        d = sliding::TryAcquire(p->ring, permits, now, &sealed);
+        break;
+      case Algorithm::kLease:
+        d = lease::TryAcquireN(p->table, permits, now, &sealed);
+        break;
     }
     if (!sealed) return d;
     Reload();  // the ring was retired by a resize: use the new one

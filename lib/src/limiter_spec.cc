@@ -9,16 +9,21 @@ namespace sluice {
 
 const char* AlgorithmName(Algorithm a) {
   switch (a) {
-    case Algorithm::kGcra: return "gcra";
-    case Algorithm::kWindow: return "window";
-    case Algorithm::kSliding: return "sliding";
-    case Algorithm::kLease: return "lease";
+    case Algorithm::kGcra:
+      return "gcra";
+    case Algorithm::kWindow:
+      return "window";
+    case Algorithm::kSliding:
+      return "sliding";
+    case Algorithm::kLease:
+      return "lease";
   }
   return nullptr;
 }
 
 std::optional<Algorithm> ParseAlgorithm(std::string_view name) {
-  for (Algorithm a : {Algorithm::kGcra, Algorithm::kWindow, Algorithm::kSliding, Algorithm::kLease}) {
+  for (Algorithm a :
+       {Algorithm::kGcra, Algorithm::kWindow, Algorithm::kSliding, Algorithm::kLease}) {
     if (name == AlgorithmName(a)) return a;
   }
   return std::nullopt;
@@ -113,7 +118,8 @@ std::string LimiterSpec::ToToml() const {
       break;
     case Algorithm::kWindow:
     case Algorithm::kSliding:
-      out += "limit = " + std::to_string(limit) + "\nwindow = \"" + FormatDuration(window_ns) + "\"\n";
+      out +=
+          "limit = " + std::to_string(limit) + "\nwindow = \"" + FormatDuration(window_ns) + "\"\n";
       break;
     case Algorithm::kLease:
       out += "holders = " + std::to_string(holders) + "\nttl = \"" + FormatDuration(ttl_ns) +
@@ -146,10 +152,13 @@ std::string LimiterSpec::Describe() const {
 
 uint64_t LimiterSpec::Capacity() const {
   switch (algorithm) {
-    case Algorithm::kGcra: return burst;
+    case Algorithm::kGcra:
+      return burst;
     case Algorithm::kWindow:
-    case Algorithm::kSliding: return limit;
-    case Algorithm::kLease: return holders;
+    case Algorithm::kSliding:
+      return limit;
+    case Algorithm::kLease:
+      return holders;
   }
   return 0;
 }

@@ -20,16 +20,14 @@ std::string Segment::DefaultNamespace() {
   return (env && *env) ? std::string(env) : std::string("default");
 }
 
-std::string Segment::PathFor(std::string_view ns) {
-  return "/dev/shm/sluice." + std::string(ns);
-}
+std::string Segment::PathFor(std::string_view ns) { return "/dev/shm/sluice." + std::string(ns); }
 
 Status Segment::Remove(std::string_view ns) {
   if (Status s = ValidateName(ns, "namespace"); !s.ok()) return s;
   const std::string name = "sluice." + std::string(ns);
   if (!boost::interprocess::shared_memory_object::remove(name.c_str())) {
-    return Status(Code::kNotFound, "namespace '" + std::string(ns) + "' does not exist (" +
-                                       PathFor(ns) + ")");
+    return Status(Code::kNotFound,
+                  "namespace '" + std::string(ns) + "' does not exist (" + PathFor(ns) + ")");
   }
   return Status::OK();
 }

@@ -55,10 +55,10 @@ static_assert(std::is_trivially_copyable_v<Decision> && sizeof(Decision) == 24);
 
 // A held lease. Plain value; pass it back to Release/Renew.
 struct Lease {
-  uint64_t token = 0;        // fencing token, strictly increasing per limiter
-  int64_t granted_ns = 0;    // CLOCK_MONOTONIC time of the grant
-  int64_t expires_ns = 0;    // lapses at this time unless renewed
-  uint32_t index = 0;        // holder entry
+  uint64_t token = 0;      // fencing token, strictly increasing per limiter
+  int64_t granted_ns = 0;  // CLOCK_MONOTONIC time of the grant
+  int64_t expires_ns = 0;  // lapses at this time unless renewed
+  uint32_t index = 0;      // holder entry
 };
 
 // Counters other processes can read. Each handle counts in process memory
@@ -67,20 +67,20 @@ struct Lease {
 // last copy of the handle is destroyed. A process that dies (or _exit()s)
 // loses its unflushed batch; a fork child never re-counts its parent's.
 struct LimiterStats {
-  uint64_t granted = 0;     // permits granted
-  uint64_t denied = 0;      // permits denied
-  uint64_t asked = 0;       // permits asked for
-  uint64_t waits = 0;       // blocking acquires that had to sleep
-  uint64_t wait_ns = 0;     // total time slept in blocking acquires
-  int64_t waiting = 0;      // callers blocked right now (approximate)
-  double demand = 0;        // permits asked per second (recent estimate)
+  uint64_t granted = 0;  // permits granted
+  uint64_t denied = 0;   // permits denied
+  uint64_t asked = 0;    // permits asked for
+  uint64_t waits = 0;    // blocking acquires that had to sleep
+  uint64_t wait_ns = 0;  // total time slept in blocking acquires
+  int64_t waiting = 0;   // callers blocked right now (approximate)
+  double demand = 0;     // permits asked per second (recent estimate)
 };
 
 // Current occupancy, decoded from the limiter's state.
 struct LimiterLevel {
-  double used = 0;       // tokens spent (gcra), count (window), grants in the
-                         // last window (sliding), holders (lease)
-  double capacity = 0;   // burst, limit or holders
+  double used = 0;           // tokens spent (gcra), count (window), grants in the
+                             // last window (sliding), holders (lease)
+  double capacity = 0;       // burst, limit or holders
   int64_t next_free_ns = 0;  // time until one more permit frees (0 if free)
 };
 

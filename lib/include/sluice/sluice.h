@@ -59,22 +59,18 @@ SLUICE_API void sluice_close(sluice_segment *seg);
  * "algorithm=\"sliding\"\nlimit=5\nwindow=\"800ms\"". Same params = no-op;
  * other params of the same algorithm apply live. The limiter handle belongs
  * to the segment and is freed by sluice_close. */
-SLUICE_API int sluice_define(sluice_segment *seg, const char *name,
-                             const char *spec, sluice_limiter **out);
-SLUICE_API int sluice_find(sluice_segment *seg, const char *name,
-                           sluice_limiter **out);
+SLUICE_API int sluice_define(sluice_segment *seg, const char *name, const char *spec,
+                             sluice_limiter **out);
+SLUICE_API int sluice_find(sluice_segment *seg, const char *name, sluice_limiter **out);
 /* 1 granted, 0 denied (*retry_after_ns, if not NULL, says how long to wait;
  * -1: never, more permits than the limiter's capacity), < 0 error
  * (SLUICE_EPERM on a segment opened SLUICE_READONLY). */
-SLUICE_API int sluice_try_acquire(sluice_limiter *l, uint32_t permits,
-                                  int64_t *retry_after_ns);
+SLUICE_API int sluice_try_acquire(sluice_limiter *l, uint32_t permits, int64_t *retry_after_ns);
 /* Blocks; timeout_ns < 0 waits forever. 1 granted, SLUICE_ETIMEOUT, or
  * SLUICE_EINVAL at once when permits exceed the limiter's capacity (also
  * when the capacity shrinks below permits during the wait). */
-SLUICE_API int sluice_acquire(sluice_limiter *l, uint32_t permits,
-                              int64_t timeout_ns);
-SLUICE_API int sluice_lease_acquire(sluice_limiter *l, int64_t timeout_ns,
-                                    sluice_lease *out);
+SLUICE_API int sluice_acquire(sluice_limiter *l, uint32_t permits, int64_t timeout_ns);
+SLUICE_API int sluice_lease_acquire(sluice_limiter *l, int64_t timeout_ns, sluice_lease *out);
 SLUICE_API int sluice_lease_release(sluice_limiter *l, const sluice_lease *lease);
 SLUICE_API int sluice_lease_renew(sluice_limiter *l, sluice_lease *lease);
 SLUICE_API const char *sluice_strerror(int code);

@@ -36,8 +36,7 @@ enum class Code : int {
 class SLUICE_EXPORT Status {
  public:
   Status() = default;  // OK
-  Status(Code code, std::string message)
-      : code_(code), message_(std::move(message)) {}
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status OK() { return Status(); }
   bool ok() const { return code_ == Code::kOk; }
