@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <new>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -195,6 +196,35 @@ void BindSegment(py::module_& m) {
       });
 }
 
+// The hot path reads the C++ value of a Limiter instance straight from
+// pybind11's instance record (pybind11::detail::instance: with a simple
+// layout, one C++ base and the default holder, the value pointer is
+// simple_value_holder[0]). That is pybind11 internals, not public API, so
+// the assumption is checked at import (CheckFastLayout, against the public
+// py::cast) and by tests/python (test_api.py: test_fast_path_layout); if a
+// pybind11 upgrade breaks it, g_fast_layout stays false and every call
+// takes the general cast: slower, never wrong.
+bool g_fast_layout = false;
+
+Limiter* FastValue(PyObject* self) {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  return inst->simple_layout ? static_cast<Limiter*>(inst->simple_value_holder[0]) : nullptr;
+}
+
+Limiter* CastValue(PyObject* self) {
+  try {
+    return py::cast<Limiter*>(py::handle(self));
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+// True when FastValue agrees with py::cast for `obj` (an initialised Limiter).
+bool FastLayoutAgrees(py::handle obj) {
+  Limiter* general = CastValue(obj.ptr());
+  return general != nullptr && FastValue(obj.ptr()) == general;
+}
+
 // try_acquire(permits=1) -> bool, the hot path, as a METH_FASTCALL method
 // (pybind11's generic dispatcher costs a few hundred ns more per call):
 // positional or keyword `permits`, a plain bool back, no allocation.
@@ -226,18 +256,8 @@ PyObject* FastTryAcquire(PyObject* self, PyObject* const* args, Py_ssize_t nargs
     }
     permits = static_cast<uint32_t>(v);
   }
-  // Simple layout (one C++ base, the default holder): the value pointer is
-  // the first word; anything else takes pybind11's general cast.
-  auto* inst = reinterpret_cast<py::detail::instance*>(self);
-  Limiter* l = nullptr;
-  if (inst->simple_layout) {
-    l = static_cast<Limiter*>(inst->simple_value_holder[0]);
-  } else {
-    try {
-      l = py::cast<Limiter*>(py::handle(self));
-    } catch (...) {
-    }
-  }
+  Limiter* l = g_fast_layout ? FastValue(self) : nullptr;
+  if (l == nullptr) l = CastValue(self);
   if (l == nullptr || !l->valid()) {
     PyErr_SetString(PyExc_TypeError, "try_acquire() on an uninitialised Limiter");
     return nullptr;
@@ -262,8 +282,8 @@ void BindLimiter(py::module_& m) {
           [](Limiter& l, uint32_t permits) {
             CheckPermits(permits);
             const Decision d = l.TryAcquire(permits);
-            if (!d.granted && d.retry_after_ns < 0) {
-              if (l.spec().Capacity() < permits) Check(NeverGranted(l, permits));
+            if (d.denial == Denial::kNever) Check(NeverGranted(l, permits));
+            if (d.denial == Denial::kReadOnly) {
               Check(Status(Code::kPermission, "segment is mapped read-only"));
             }
             return std::make_tuple(d.granted, d.retry_after_ns, d.now_ns);
@@ -332,6 +352,11 @@ void BindLimiter(py::module_& m) {
   py::object fast = py::reinterpret_steal<py::object>(PyDescr_NewMethod(type, &kTryAcquireDef));
   if (!fast) throw py::error_already_set();
   cls.attr("try_acquire") = fast;
+  // The fast path's assumption, checked once on a probe instance; tests
+  // check it again on instances of the Python subclass.
+  g_fast_layout = FastLayoutAgrees(cls(Limiter()));
+  m.def("_fast_layout_enabled", [] { return g_fast_layout; });
+  m.def("_fast_layout_agrees", [](py::handle obj) { return FastLayoutAgrees(obj); });
 }
 
 }  // namespace
@@ -343,11 +368,24 @@ PYBIND11_MODULE(_sluice, m) {
   sluice::g_errors = new sluice::ErrorClasses{
       errors.attr("Error"), errors.attr("Timeout"), errors.attr("NotFound"),
       errors.attr("InvalidArgument"), errors.attr("NotHeld")};
+  // The library reports errors by Status; anything else that reaches here
+  // (an allocation failure, a bug) still arrives as sluice.Error with a
+  // code, never as a bare RuntimeError/MemoryError. pybind11's own
+  // exceptions (cast errors, error_already_set) keep their meaning.
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const sluice::StatusError& e) {
       sluice::RaiseStatus(e.status());
+    } catch (const py::builtin_exception&) {
+      throw;
+    } catch (const py::error_already_set&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      sluice::RaiseStatus(sluice::Status(sluice::Code::kNoMemory, "out of memory"));
+    } catch (const std::exception& e) {
+      sluice::RaiseStatus(
+          sluice::Status(sluice::Code::kInternal, std::string("internal error: ") + e.what()));
     }
   });
   sluice::BindSegment(m);

@@ -18,7 +18,22 @@ namespace {
 constexpr int64_t kReclaimPollNs = 10 * kNanosPerMilli;
 
 Status TimeoutStatus() { return Status(Code::kTimeout, "timed out waiting for permits"); }
+Status CorruptParams(const std::string& name) {
+  return Status(Code::kCorrupt,
+                "limiter '" + name + "': its published parameter record fails validation");
+}
 Status CancelledStatus() { return Status(Code::kCancelled, "cancelled"); }
+// WaitForLease's "never": the caller replaces it by a message with its
+// request and the current parameters.
+Status NeverStatus() { return Status(Code::kInvalidArgument, ""); }
+bool IsNever(const Status& s) { return s.code() == Code::kInvalidArgument && s.message().empty(); }
+
+// now + timeout_ns, or -1 (no deadline) for a negative timeout or one so
+// large that the sum would overflow (hundreds of years: forever).
+int64_t DeadlineAfter(int64_t now, int64_t timeout_ns) {
+  if (timeout_ns < 0 || timeout_ns > INT64_MAX - now) return -1;
+  return now + timeout_ns;
+}
 Status TooManyPermits(uint32_t n, const LimiterSpec& s) {
   return Status(Code::kInvalidArgument, std::to_string(n) + " permits can never be granted by " +
                                             s.Describe() + " (capacity " +
@@ -55,6 +70,10 @@ class WaitScope {
 // or Release sees the sleeper and wakes the futex.
 // reclaim: also wake every kReclaimPollNs to look for holders that died
 // (nobody releases a dead holder's lease, so no futex wake comes).
+// try_once(now, &retry) returns true when granted; a denial with retry < 0
+// ("never": the request exceeds the current capacity, which may have shrunk
+// while we waited) ends the wait with kNeverStatus, which the caller turns
+// into its own message.
 template <typename TryFn>
 Status WaitForLease(SlotLayout* slot, TryFn try_once, int64_t deadline, bool reclaim,
                     const CancelCheck& cancel, WaitScope* scope) {
@@ -70,6 +89,7 @@ Status WaitForLease(SlotLayout* slot, TryFn try_once, int64_t deadline, bool rec
     const int64_t now = platform::NowNs();
     int64_t retry = 0;
     if (try_once(now, &retry)) return Status::OK();
+    if (retry < 0) return NeverStatus();  // never a 1 ns sleep: that would spin
     if (deadline >= 0 && now >= deadline) return TimeoutStatus();
     if (cancel.fn && cancel.fn(cancel.arg)) return CancelledStatus();
     int64_t until = now + std::max<int64_t>(retry, 1);
@@ -90,7 +110,13 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
   if (permits == 0) return Status(Code::kInvalidArgument, "permits must be >= 1");
   int64_t now = platform::NowNs();
-  const int64_t deadline = timeout_ns < 0 ? -1 : now + timeout_ns;
+  // Capacity first, for every algorithm: a request that can never be granted
+  // fails at once, before anything is reserved or allocated for it.
+  if (const ActiveParams* p = Params(); permits > p->spec.Capacity()) {
+    Count(false, permits, now);
+    return TooManyPermits(permits, p->spec);
+  }
+  const int64_t deadline = DeadlineAfter(now, timeout_ns);
   auto max_wait = [&] { return deadline < 0 ? int64_t{-1} : std::max<int64_t>(0, deadline - now); };
   WaitScope scope(slot_, now);
   // gcra and sliding reserve a turn (invariant 3/4 of gcra.h/sliding.h):
@@ -116,13 +142,21 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
     now = platform::NowNs();
     return std::nullopt;
   };
+  uint64_t stale_off = 0;  // gcra: the record a reservation last found stale
   for (int attempt = 0;; ++attempt) {
     const ActiveParams* p = Params();
     switch (p->spec.algorithm) {
       case Algorithm::kGcra: {
         gcra::Reservation r = gcra::Reserve(slot_->state, p->gcra, permits, now, max_wait(),
                                             gcra::ParamsGuard{&slot_->params_off, p->off});
-        if (r.stale) continue;  // parameters changed: reserve under the new ones
+        if (r.stale) {
+          // The parameters changed: reserve under the new ones. Stale again
+          // under the same record means the published one fails validation
+          // (Params() keeps the last good one): say so instead of spinning.
+          if (p->off == stale_off) return CorruptParams(name());
+          stale_off = p->off;
+          continue;
+        }
         if (auto s = take_turn(*p, r.ok, r.retry_after_ns, r.grant_ns,
                                [&] { gcra::Refund(slot_->state, r); })) {
           return *s;
@@ -130,6 +164,8 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
         continue;
       }
       case Algorithm::kSliding: {
+        if (permits > p->ring.len) return *take_turn(*p, false, -1, 0, [] {});
+        // permits <= limit <= kMaxSlidingLimit: a bounded allocation.
         std::vector<sliding::Undo> undo(permits);
         sliding::Reservation r = sliding::Reserve(p->ring, permits, now, max_wait(), undo.data());
         if (r.sealed) {
@@ -157,7 +193,10 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
           *granted_ns = d.now_ns;
           return Status::OK();
         }
-        if (d.retry_after_ns < 0) return TooManyPermits(permits, p->spec);
+        if (d.retry_after_ns < 0) {  // the limit shrank below permits while we slept
+          Count(false, permits, now);
+          return TooManyPermits(permits, Params()->spec);
+        }
         const int64_t wake = now + d.retry_after_ns;
         if (deadline >= 0 && wake > deadline) {
           Count(false, permits, now);
@@ -169,7 +208,7 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
         continue;
       }
       case Algorithm::kLease: {
-        if (permits > p->spec.holders) return TooManyPermits(permits, p->spec);
+        if (permits > p->spec.holders) return *take_turn(*p, false, -1, 0, [] {});
         Status s = WaitForLease(
             slot_,
             [&](int64_t t, int64_t* retry) {
@@ -180,6 +219,8 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
             },
             deadline, p->spec.reclaim, cancel, &scope);
         Count(s.ok(), permits, platform::NowNs());
+        // Holders shrank below permits while we waited: that is final.
+        if (IsNever(s)) return TooManyPermits(permits, Params()->spec);
         return s;
       }
     }
@@ -193,7 +234,7 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
   if (Params()->spec.algorithm != Algorithm::kLease) {
     return Status(Code::kInvalidArgument, "limiter '" + name() + "' is not a lease limiter");
   }
-  const int64_t deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
+  const int64_t deadline = DeadlineAfter(start, timeout_ns);
   WaitScope scope(slot_, start);
   Lease out;
   Status s = WaitForLease(
@@ -218,6 +259,10 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
       },
       deadline, Params()->spec.reclaim, cancel, &scope);
   Count(s.ok(), 1, platform::NowNs());
+  if (IsNever(s)) {
+    return Status(Code::kInvalidArgument, "limiter '" + name() + "' has no lease holders (" +
+                                              Params()->spec.Describe() + ")");
+  }
   if (!s.ok()) return s;
   return out;
 }

@@ -6,8 +6,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <istream>
 
+#include "printable.h"
 #include "spec_toml.h"
 
 namespace sluice {
@@ -44,8 +45,9 @@ Status ParseMode(const toml::node& n, std::string_view source, uint32_t* out) {
     }
     for (char c : s) {
       if (c < '0' || c > '7') {
-        return Invalid(source, n.source(),
-                       "mode must be octal permission bits like \"0660\" (got \"" + s + "\")");
+        return Invalid(
+            source, n.source(),
+            "mode must be octal permission bits like \"0660\" (got \"" + Printable(s) + "\")");
       }
       v = v * 8 + static_cast<uint64_t>(c - '0');
     }
@@ -89,6 +91,10 @@ Status ParseAllotter(const toml::node& n, std::string_view source, AllotterConfi
   for (const auto& [k, v] : InFileOrder(*t)) {
     const toml::key& key = *k;
     const toml::node& value = *v;
+    if (value.is_string() && HasControlBytes(value.value_or<std::string_view>(""))) {
+      return Invalid(source, value.source(),
+                     std::string(key.str()) + " must not contain NUL or other control characters");
+    }
     if (key.str() == "address") {
       if (!value.is_string() || !ValidAddress(value.value_or<std::string_view>(""))) {
         return Invalid(source, value.source(),
@@ -102,7 +108,7 @@ Status ParseAllotter(const toml::node& n, std::string_view source, AllotterConfi
       out->token_file = value.value_or<std::string>("");
     } else {
       return Invalid(source, key.source(),
-                     "unknown key '" + std::string(key.str()) +
+                     "unknown key '" + Printable(key.str()) +
                          "' in [allotter] (expected address, token_file)");
     }
   }
@@ -123,9 +129,9 @@ Status ParseLimiters(const toml::node& n, std::string_view source, Budget* b) {
     }
     const toml::table* lt = value.as_table();
     if (!lt) {
-      return Invalid(
-          source, value.source(),
-          "limiters." + name + " must be a table ([limiters." + name + "] with algorithm = ...)");
+      return Invalid(source, value.source(),
+                     "limiters." + Printable(name) + " must be a table ([limiters." +
+                         Printable(name) + "] with algorithm = ...)");
     }
     StatusOr<LimiterSpec> spec = SpecFromTable(*lt, source);
     if (!spec.ok()) return spec.status();
@@ -179,7 +185,7 @@ StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source) {
       b.allotter = std::move(a);
     } else {
       return Invalid(source, key.source(),
-                     "unknown key '" + std::string(k) +
+                     "unknown key '" + Printable(k) +
                          "' (expected namespace, mode, allow_world_writable, [limiters.NAME] "
                          "or [allotter])");
     }
@@ -197,6 +203,20 @@ StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source) {
   return b;
 }
 
+StatusOr<Budget> ReadBudget(std::istream& in, const std::string& source) {
+  // Read at most one byte past the cap, so /dev/zero or an endless pipe
+  // costs kMaxBudgetBytes of memory and then a clear error.
+  std::string text(kMaxBudgetBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return Status(Code::kIo, source + ": read error");
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxBudgetBytes) {
+    return Status(Code::kInvalidArgument,
+                  source + ": larger than 1 MiB, the most a budget file may hold");
+  }
+  return ParseBudget(text, source);
+}
+
 StatusOr<Budget> LoadBudgetFile(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
@@ -210,10 +230,7 @@ StatusOr<Budget> LoadBudgetFile(const std::string& path) {
                                                         : Code::kIo;
     return Status(code, path + ": cannot read: " + std::strerror(err));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return Status(Code::kIo, path + ": read error");
-  return ParseBudget(text.str(), path);
+  return ReadBudget(in, path);
 }
 
 }  // namespace sluice

@@ -1,6 +1,9 @@
 #include "sluice/duration.h"
 
+#include <cstdint>
 #include <cstdio>
+
+#include "printable.h"
 
 namespace sluice {
 namespace {
@@ -17,19 +20,23 @@ constexpr Unit kUnits[] = {{"h", 3600 * kNanosPerSecond}, {"m", 60 * kNanosPerSe
 }  // namespace
 
 StatusOr<int64_t> ParseDuration(std::string_view text) {
-  const std::string quoted = "'" + std::string(text) + "'";
+  const std::string quoted = "'" + Printable(text) + "'";
   size_t i = 0;
   uint64_t value = 0;
   while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-    value = value * 10 + static_cast<uint64_t>(text[i] - '0');
-    if (value > uint64_t{INT64_MAX}) {
+    const uint64_t digit = static_cast<uint64_t>(text[i] - '0');
+    // Checked before the multiplication, so it can never wrap: value stays
+    // <= INT64_MAX, and value * 10 + digit is tested against it exactly.
+    if (value > (uint64_t{INT64_MAX} - digit) / 10) {
       return Status(Code::kInvalidArgument, "duration " + quoted + " is too large");
     }
+    value = value * 10 + digit;
     ++i;
   }
   if (i == 0) {
     return Status(Code::kInvalidArgument,
-                  "bad duration " + quoted + ": expected an integer and a unit (ns, us, ms, s, m, h), e.g. \"800ms\"");
+                  "bad duration " + quoted +
+                      ": expected an integer and a unit (ns, us, ms, s, m, h), e.g. \"800ms\"");
   }
   const std::string_view unit = text.substr(i);
   for (const Unit& u : kUnits) {
@@ -41,11 +48,12 @@ StatusOr<int64_t> ParseDuration(std::string_view text) {
     }
   }
   if (unit.empty()) {
-    return Status(Code::kInvalidArgument,
-                  "duration " + quoted + " has no unit: write e.g. \"" + std::string(text) + "ms\" (units: ns, us, ms, s, m, h)");
+    return Status(Code::kInvalidArgument, "duration " + quoted + " has no unit: write e.g. \"" +
+                                              Printable(text) +
+                                              "ms\" (units: ns, us, ms, s, m, h)");
   }
   return Status(Code::kInvalidArgument, "duration " + quoted + " has unknown unit '" +
-                                            std::string(unit) + "' (units: ns, us, ms, s, m, h)");
+                                            Printable(unit) + "' (units: ns, us, ms, s, m, h)");
 }
 
 std::string FormatDuration(int64_t ns) {
@@ -63,6 +71,7 @@ std::string FormatDuration(int64_t ns) {
 std::string FormatDurationShort(int64_t ns) {
   char buf[32];
   const double v = static_cast<double>(ns);
+  if (ns == INT64_MIN) return "-" + FormatDurationShort(INT64_MAX);  // -INT64_MIN overflows
   if (ns < 0) return "-" + FormatDurationShort(-ns);
   if (ns < kNanosPerMicro) {
     std::snprintf(buf, sizeof buf, "%lldns", static_cast<long long>(ns));

@@ -5,8 +5,6 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
-#include <vector>
 
 #include "layout.h"
 #include "mapping.h"
@@ -22,10 +20,15 @@ struct HandleCache {
   SlotLayout* slot = nullptr;
   bool read_only = false;
   // The current validated parameters; older ones stay alive (a reader may
-  // still use them) until the cache dies.
+  // still use them) until the cache dies, in the lock-free list `kept`.
+  // No mutex: a fork child could inherit one locked by a thread of the
+  // parent that does not exist in the child.
+  struct KeptParams {
+    ActiveParams params;
+    KeptParams* next;
+  };
   std::atomic<const ActiveParams*> active{nullptr};
-  std::mutex reload_mu;
-  std::vector<std::unique_ptr<ActiveParams>> all;
+  std::atomic<KeptParams*> kept{nullptr};
   // Batched counters. Increments are plain load+store (no locked RMW on the
   // hot path): exact for one thread, approximate when threads share a
   // handle. Flushed every kFlushCalls decisions or kFlushNs.
@@ -37,13 +40,15 @@ struct HandleCache {
   // the parent's unflushed counts instead of flushing them a second time.
   std::atomic<uint64_t> fork_gen{0};
 
+  // Keeps `p` alive as long as the cache; returns its stable address.
+  // Thread-safe, lock-free.
+  const ActiveParams* Keep(ActiveParams p);
   void Flush();
   // In a fork child: forgets the parent's unflushed counts (the parent
   // flushes them itself).
   void DropIfForked();
-  ~HandleCache() { Flush(); }
+  ~HandleCache();
 };
-
 
 }  // namespace sluice
 

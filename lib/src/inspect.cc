@@ -5,6 +5,8 @@
 #include <cstdio>
 
 #include "mapping.h"
+#include "params.h"
+#include "printable.h"
 #include "slot_table.h"
 #include "sluice/duration.h"
 
@@ -106,22 +108,30 @@ Snapshot Inspector::TakeAt(int64_t now) const {
   Snapshot s;
   s.info = seg_.Info();
   s.taken_ns = now;
-  for (const Limiter& l : seg_.List()) {
+  // Slot by slot (not Segment::List, which skips slots that fail
+  // validation): a corrupt limiter is shown as such, never dropped.
+  for (uint32_t i : slots::List(*raw_)) {
+    SlotLayout* slot = raw_->slot(i);
     LimiterRow r;
-    r.name = l.name();
+    r.name = slots::NameOf(*slot);
+    StatusOr<ActiveParams> p =
+        LoadParams(*raw_, slot, slot->params_off.load(std::memory_order_acquire));
+    StatusOr<Limiter> found = p.ok() ? seg_.Find(r.name) : StatusOr<Limiter>(p.status());
+    if (!found.ok()) {
+      r.corrupt = found.status().message();
+      s.rows.push_back(std::move(r));
+      continue;
+    }
+    const Limiter& l = *found;
     r.spec = l.spec();
     r.stats = l.stats();
     r.level = l.LevelAt(now);
     if (r.spec.global) {
-      StatusOr<uint32_t> i = slots::Find(*raw_, r.name);
-      if (i.ok()) {
-        const SlotLayout* slot = raw_->slot(*i);
-        r.allocation = slot->allocation.load(std::memory_order_relaxed);
-        r.allocation_expires_ns = slot->allocation_expires_ns.load(std::memory_order_relaxed);
-        r.allocation_state = r.allocation_expires_ns == 0    ? AllocationState::kNone
-                             : r.allocation_expires_ns > now ? AllocationState::kValid
-                                                             : AllocationState::kExpired;
-      }
+      r.allocation = slot->allocation.load(std::memory_order_relaxed);
+      r.allocation_expires_ns = slot->allocation_expires_ns.load(std::memory_order_relaxed);
+      r.allocation_state = r.allocation_expires_ns == 0    ? AllocationState::kNone
+                           : r.allocation_expires_ns > now ? AllocationState::kValid
+                                                           : AllocationState::kExpired;
     }
     s.rows.push_back(std::move(r));
   }
@@ -143,17 +153,21 @@ double SteadyRatePerSecond(const LimiterSpec& s) {
 
 std::string FormatTable(const Snapshot& snap) {
   size_t w = 4;
-  for (const LimiterRow& r : snap.rows) w = std::max(w, r.name.size());
+  for (const LimiterRow& r : snap.rows) w = std::max(w, EscapeForDisplay(r.name).size());
   std::string out = Pad("NAME", w) + "  " + Pad("ALGO", 7) + " " + Pad("PARAMS", 28) + " " +
                     Pad("LEVEL", 11) + " " + Pad("GRANTED", 8) + " " + Pad("DENIED", 8) + " " +
                     Pad("WAIT", 4) + " DEMAND/s\n";
   for (const LimiterRow& r : snap.rows) {
+    if (!r.corrupt.empty()) {
+      out += Pad(EscapeForDisplay(r.name), w) + "  corrupt: " + EscapeForDisplay(r.corrupt) + "\n";
+      continue;
+    }
     std::string params = r.spec.Describe();
     params = params.substr(params.find(' ') + 1);
-    out += Pad(r.name, w) + "  " + Pad(AlgorithmName(r.spec.algorithm), 7) + " " + Pad(params, 28) +
-           " " + Pad(Level(r), 11) + " " + Pad(Short(double(r.stats.granted)), 8) + " " +
-           Pad(Short(double(r.stats.denied)), 8) + " " + Pad(I(r.stats.waiting), 4) + " " +
-           Short(r.stats.demand) + "\n";
+    out += Pad(EscapeForDisplay(r.name), w) + "  " + Pad(AlgorithmName(r.spec.algorithm), 7) + " " +
+           Pad(params, 28) + " " + Pad(Level(r), 11) + " " +
+           Pad(Short(double(r.stats.granted)), 8) + " " + Pad(Short(double(r.stats.denied)), 8) +
+           " " + Pad(I(r.stats.waiting), 4) + " " + Short(r.stats.demand) + "\n";
   }
   if (snap.rows.empty()) out += "(no limiters in namespace '" + snap.info.ns + "')\n";
   return out;
@@ -164,7 +178,11 @@ std::string FormatShow(const LimiterRow& r, int64_t now) {
   auto line = [&](const char* k, const std::string& v) {
     out += Pad(std::string(k) + ":", 14) + v + "\n";
   };
-  line("name", r.name);
+  line("name", EscapeForDisplay(r.name));
+  if (!r.corrupt.empty()) {
+    line("corrupt", EscapeForDisplay(r.corrupt));
+    return out;
+  }
   line("algorithm", AlgorithmName(r.spec.algorithm));
   line("params", r.spec.Describe());
   line("steady rate", Num(std::round(SteadyRatePerSecond(r.spec) * 100) / 100) + "/s");
@@ -199,9 +217,57 @@ std::string FormatShow(const LimiterRow& r, int64_t now) {
   return out;
 }
 
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+size_t Utf8SequenceAt(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xbf;  // range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  if (b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (b(i + k) < 0x80 || b(i + k) > 0xbf) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string EscapeForDisplay(std::string_view s) { return Printable(s); }
+
 std::string JsonQuote(std::string_view s) {
   std::string out = "\"";
-  for (char c : s) {
+  for (size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      const size_t n = Utf8SequenceAt(s, i);
+      if (n == 0) {
+        out += "\\ufffd";  // not UTF-8: the replacement character
+        ++i;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -216,9 +282,9 @@ std::string JsonQuote(std::string_view s) {
         out += "\\t";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
+        if (u < 0x20 || u == 0x7f) {
           char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          std::snprintf(buf, sizeof buf, "\\u%04x", u);
           out += buf;
         } else {
           out += c;
@@ -229,6 +295,9 @@ std::string JsonQuote(std::string_view s) {
 }
 
 std::string RowToJson(const LimiterRow& r, int64_t now) {
+  if (!r.corrupt.empty()) {
+    return "{\"name\":" + JsonQuote(r.name) + ",\"corrupt\":" + JsonQuote(r.corrupt) + "}";
+  }
   std::string alloc = "null";
   if (r.spec.global) {
     const int64_t left =
@@ -236,8 +305,8 @@ std::string RowToJson(const LimiterRow& r, int64_t now) {
     alloc = "{\"permits\":" + U(r.allocation) + ",\"state\":\"" +
             AllocationStateName(r.allocation_state) + "\",\"expires_in_ns\":" + I(left) + "}";
   }
-  return "{\"name\":" + JsonQuote(r.name) + ",\"algorithm\":\"" + AlgorithmName(r.spec.algorithm) +
-         "\",\"global\":" + (r.spec.global ? "true" : "false") +
+  return "{\"name\":" + JsonQuote(r.name) + ",\"corrupt\":null,\"algorithm\":\"" +
+         AlgorithmName(r.spec.algorithm) + "\",\"global\":" + (r.spec.global ? "true" : "false") +
          ",\"spec\":" + JsonQuote(r.spec.Describe()) + ",\"params\":" + ParamsJson(r.spec) +
          ",\"steady_rate_per_s\":" + Num(SteadyRatePerSecond(r.spec)) +
          ",\"level\":{\"used\":" + Num(r.level.used) + ",\"capacity\":" + Num(r.level.capacity) +

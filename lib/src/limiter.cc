@@ -66,12 +66,30 @@ StatusOr<Limiter> Limiter::Attach(std::shared_ptr<Mapping> m, uint32_t index) {
   l.cache_->last_flush_ns.store(platform::NowNs(), std::memory_order_relaxed);
   l.cache_->fork_gen.store(platform::ForkGeneration(), std::memory_order_relaxed);
   p->writable = !m->read_only();
-  l.cache_->all.push_back(std::make_unique<ActiveParams>(std::move(*p)));
-  l.cache_->active.store(l.cache_->all.back().get(), std::memory_order_release);
+  l.cache_->active.store(l.cache_->Keep(std::move(*p)), std::memory_order_release);
   l.m_ = std::move(m);
   l.slot_ = slot;
   l.index_ = index;
   return l;
+}
+
+const ActiveParams* HandleCache::Keep(ActiveParams p) {
+  auto* node = new KeptParams{std::move(p), kept.load(std::memory_order_relaxed)};
+  // release: a thread that follows `kept` (only the destructor, after every
+  // user is gone) sees the node's contents. Nodes are never removed.
+  while (!kept.compare_exchange_weak(node->next, node, std::memory_order_release,
+                                     std::memory_order_relaxed)) {
+  }
+  return &node->params;
+}
+
+HandleCache::~HandleCache() {
+  Flush();
+  for (KeptParams* n = kept.load(std::memory_order_acquire); n != nullptr;) {
+    KeptParams* next = n->next;
+    delete n;
+    n = next;
+  }
 }
 
 const ActiveParams* Limiter::Params() const {
@@ -82,36 +100,47 @@ const ActiveParams* Limiter::Params() const {
   return p;
 }
 
+// Lock-free (no mutex a fork child could inherit locked): threads that
+// reload at once may each validate the new record; one publishes it, the
+// others' copies stay kept (unused) until the cache dies. Bounded by the
+// number of racing threads per parameter change.
 const ActiveParams* Limiter::Reload() const {
-  std::lock_guard<std::mutex> lock(cache_->reload_mu);
   const ActiveParams* cur = cache_->active.load(std::memory_order_acquire);
-  const uint64_t off = slot_->params_off.load(std::memory_order_acquire);
-  if (cur->off == off) return cur;
-  StatusOr<ActiveParams> p = LoadParams(*m_, slot_, off);
-  // A record that fails validation is never used; keep the last good one.
-  if (!p.ok()) return cur;
-  p->writable = !cache_->read_only;
-  cache_->all.push_back(std::make_unique<ActiveParams>(std::move(*p)));
-  cache_->active.store(cache_->all.back().get(), std::memory_order_release);
-  return cache_->all.back().get();
+  for (;;) {
+    const uint64_t off = slot_->params_off.load(std::memory_order_acquire);
+    if (cur->off == off) return cur;
+    StatusOr<ActiveParams> p = LoadParams(*m_, slot_, off);
+    // A record that fails validation is never used; keep the last good one.
+    if (!p.ok()) return cur;
+    p->writable = !cache_->read_only;
+    const ActiveParams* fresh = cache_->Keep(std::move(*p));
+    // acq_rel: publishes the new ActiveParams to readers of `active`
+    // (acquire loads in Params and the hot path).
+    if (cache_->active.compare_exchange_strong(cur, fresh, std::memory_order_acq_rel,
+                                               std::memory_order_acquire)) {
+      return fresh;
+    }
+    // Another thread published first: cur is its record; check it again.
+  }
 }
 
 namespace {
 
 // Counts a decision in process memory (see HandleCache). File-local so it
 // inlines into the hot path; Limiter::Count is the copy acquire.cc calls.
-__attribute__((always_inline)) inline void CountIn(HandleCache& c, bool granted,
-                                                   uint32_t permits, int64_t now) {
-  if (__builtin_expect(c.fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration(), 0)) {
+__attribute__((always_inline)) inline void CountIn(HandleCache& c, bool granted, uint32_t permits,
+                                                   int64_t now) {
+  if (__builtin_expect(c.fork_gen.load(std::memory_order_relaxed) != platform::ForkGeneration(),
+                       0)) {
     c.DropIfForked();
   }
   std::atomic<uint64_t>& n = granted ? c.granted : c.denied;
   n.store(n.load(std::memory_order_relaxed) + permits, std::memory_order_relaxed);
   const uint32_t calls = c.calls.load(std::memory_order_relaxed) + 1;
   c.calls.store(calls, std::memory_order_relaxed);
-  if (__builtin_expect(calls >= kFlushCalls ||
-                           now - c.last_flush_ns.load(std::memory_order_relaxed) >= kFlushNs,
-                       0)) {
+  if (__builtin_expect(
+          calls >= kFlushCalls || now - c.last_flush_ns.load(std::memory_order_relaxed) >= kFlushNs,
+          0)) {
     c.Flush();
   }
 }
@@ -131,7 +160,7 @@ void Limiter::FlushStats() {
 // slot's hot line (state; params_off), one CAS on it, and process-local
 // loads and stores.
 __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t permits,
-                                                                  int64_t now) const {
+                                                                       int64_t now) const {
   HandleCache& c = *cache_;
   const ActiveParams* p = c.active.load(std::memory_order_acquire);
   // gcra and window check params_off themselves (ParamsGuard, after reading
@@ -140,7 +169,7 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
   bool stale = false;
   const gcra::ParamsGuard guard{&slot_->params_off, p->off};
   if (__builtin_expect(!p->writable, 0)) {
-    d = Decision{false, now, -1};  // a read-only mapping never decides
+    d = Decision(false, now, -1, Denial::kReadOnly);  // a read-only mapping never decides
   } else if (p->spec.algorithm == Algorithm::kGcra) {
     d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &stale);
   } else if (p->spec.algorithm == Algorithm::kWindow) {
@@ -174,19 +203,22 @@ Decision Limiter::Decide(uint32_t permits, int64_t now) const {
         d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &sealed);
         break;
       case Algorithm::kWindow:
-        d = window::TryAcquire(slot_->state, p->window, permits, now, guard, &sealed, &slot_->token);
+        d = window::TryAcquire(slot_->state, p->window, permits, now, guard, &sealed,
+                               &slot_->token);
         break;
-      case Algorithm::kSliding: d = sliding::TryAcquire(p->ring, permits, now, &sealed); break;
-      case Algorithm::kLease: d = lease::TryAcquireN(p->table, permits, now, &sealed); break;
+      case Algorithm::kSliding:
+        d = sliding::TryAcquire(p->ring, permits, now, &sealed);
+        break;
+      case Algorithm::kLease:
+        d = lease::TryAcquireN(p->table, permits, now, &sealed);
+        break;
     }
     if (!sealed) return d;
     Reload();  // the ring was retired by a resize: use the new one
   }
   // Still sealed with nothing new published: an updater died half way.
   slots::Repair(*m_, index_);
-  d.granted = false;
-  d.retry_after_ns = kNanosPerMilli;
-  return d;
+  return Decision(false, now, kNanosPerMilli);
 }
 
 std::string Limiter::name() const { return slots::NameOf(*slot_); }

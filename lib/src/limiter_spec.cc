@@ -2,22 +2,28 @@
 
 #include <cstring>
 
+#include "printable.h"
 #include "sluice/duration.h"
 
 namespace sluice {
 
 const char* AlgorithmName(Algorithm a) {
   switch (a) {
-    case Algorithm::kGcra: return "gcra";
-    case Algorithm::kWindow: return "window";
-    case Algorithm::kSliding: return "sliding";
-    case Algorithm::kLease: return "lease";
+    case Algorithm::kGcra:
+      return "gcra";
+    case Algorithm::kWindow:
+      return "window";
+    case Algorithm::kSliding:
+      return "sliding";
+    case Algorithm::kLease:
+      return "lease";
   }
   return nullptr;
 }
 
 std::optional<Algorithm> ParseAlgorithm(std::string_view name) {
-  for (Algorithm a : {Algorithm::kGcra, Algorithm::kWindow, Algorithm::kSliding, Algorithm::kLease}) {
+  for (Algorithm a :
+       {Algorithm::kGcra, Algorithm::kWindow, Algorithm::kSliding, Algorithm::kLease}) {
     if (name == AlgorithmName(a)) return a;
   }
   return std::nullopt;
@@ -112,7 +118,8 @@ std::string LimiterSpec::ToToml() const {
       break;
     case Algorithm::kWindow:
     case Algorithm::kSliding:
-      out += "limit = " + std::to_string(limit) + "\nwindow = \"" + FormatDuration(window_ns) + "\"\n";
+      out +=
+          "limit = " + std::to_string(limit) + "\nwindow = \"" + FormatDuration(window_ns) + "\"\n";
       break;
     case Algorithm::kLease:
       out += "holders = " + std::to_string(holders) + "\nttl = \"" + FormatDuration(ttl_ns) +
@@ -145,23 +152,28 @@ std::string LimiterSpec::Describe() const {
 
 uint64_t LimiterSpec::Capacity() const {
   switch (algorithm) {
-    case Algorithm::kGcra: return burst;
+    case Algorithm::kGcra:
+      return burst;
     case Algorithm::kWindow:
-    case Algorithm::kSliding: return limit;
-    case Algorithm::kLease: return holders;
+    case Algorithm::kSliding:
+      return limit;
+    case Algorithm::kLease:
+      return holders;
   }
   return 0;
 }
 
 Status ValidateName(std::string_view name, const char* what) {
   auto bad = [&](const std::string& why) {
-    return Status(Code::kInvalidArgument, std::string(what) + " name '" + std::string(name) + "' " + why);
+    return Status(Code::kInvalidArgument,
+                  std::string(what) + " name '" + Printable(name) + "' " + why);
   };
   if (name.empty()) return Status(Code::kInvalidArgument, std::string(what) + " name is empty");
   if (name.size() > static_cast<size_t>(kMaxNameLength)) {
     return Status(Code::kInvalidArgument, std::string(what) + " name is longer than " +
                                               std::to_string(kMaxNameLength) + " characters");
   }
+  if (HasControlBytes(name)) return bad("must not contain NUL or other control characters");
   if (name[0] == '.' || name[0] == '-') return bad("must not start with '.' or '-'");
   for (char c : name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||

@@ -4,6 +4,7 @@
 
 #include "mapping.h"
 #include "shm_file.h"
+#include "printable.h"
 #include "slot_table.h"
 
 namespace sluice {
@@ -33,6 +34,10 @@ StatusOr<Limiter> Segment::Define(std::string_view name, const LimiterSpec& spec
 }
 
 StatusOr<Limiter> Segment::Find(std::string_view name) const {
+  if (HasControlBytes(name)) {  // no limiter has such a name; say so legibly
+    return Status(Code::kNotFound, "no limiter '" + Printable(name) + "' in namespace '" +
+                                       m_->ns() + "' (names never contain control characters)");
+  }
   StatusOr<uint32_t> i = slots::Find(*m_, name);
   if (!i.ok()) return i.status();
   return Limiter::Attach(m_, *i);

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "printable.h"
 #include "sluice/duration.h"
 
 namespace sluice {
@@ -49,7 +50,8 @@ class Reader {
     if (!n->is_integer() || !v) {
       return Fail(*n, std::string(key) + " must be an integer");
     }
-    if (*v < 0) return Fail(*n, std::string(key) + " must not be negative (got " + std::to_string(*v) + ")");
+    if (*v < 0)
+      return Fail(*n, std::string(key) + " must not be negative (got " + std::to_string(*v) + ")");
     *out = static_cast<uint64_t>(*v);
     return Status::OK();
   }
@@ -99,7 +101,8 @@ std::string ErrorAt(std::string_view source, const toml::source_region& where,
                     const std::string& message) {
   const auto line = where.begin.line ? where.begin.line : 1;
   const auto col = where.begin.column ? where.begin.column : 1;
-  return std::string(source) + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + message;
+  return std::string(source) + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " +
+         message;
 }
 
 StatusOr<toml::table> ParseToml(std::string_view text, std::string_view source) {
@@ -120,7 +123,8 @@ StatusOr<LimiterSpec> SpecFromTable(const toml::table& t, std::string_view sourc
   std::optional<Algorithm> alg;
   if (alg_node->is_string()) alg = ParseAlgorithm(alg_node->value_or<std::string_view>(""));
   if (!alg) {
-    return r.Fail(*alg_node, "algorithm must be one of \"gcra\", \"window\", \"sliding\", \"lease\"");
+    return r.Fail(*alg_node,
+                  "algorithm must be one of \"gcra\", \"window\", \"sliding\", \"lease\"");
   }
   // Unknown keys and keys of another algorithm are errors, never ignored.
   for (const auto& [key, node] : t) {
@@ -128,10 +132,10 @@ StatusOr<LimiterSpec> SpecFromTable(const toml::table& t, std::string_view sourc
     for (const KeyInfo& k : kKeys) {
       if (key.str() == k.key) info = &k;
     }
-    if (!info) return r.FailKey(key, "unknown key '" + std::string(key.str()) + "'");
+    if (!info) return r.FailKey(key, "unknown key '" + Printable(key.str()) + "'");
     if (info->algorithms && !(info->algorithms & Bit(*alg))) {
-      return r.FailKey(key, "key '" + std::string(key.str()) + "' does not apply to algorithm \"" +
-                              AlgorithmName(*alg) + "\"");
+      return r.FailKey(key, "key '" + Printable(key.str()) + "' does not apply to algorithm \"" +
+                                AlgorithmName(*alg) + "\"");
     }
   }
   LimiterSpec s;
@@ -146,7 +150,8 @@ StatusOr<LimiterSpec> SpecFromTable(const toml::table& t, std::string_view sourc
   };
   switch (*alg) {
     case Algorithm::kGcra:
-      if (!(st = r.Uint("rate", &s.rate, &have)).ok() || !(st = require(have, "rate")).ok()) return st;
+      if (!(st = r.Uint("rate", &s.rate, &have)).ok() || !(st = require(have, "rate")).ok())
+        return st;
       s.period_ns = kNanosPerSecond;  // default period: 1s
       if (!(st = r.Duration("period", &s.period_ns, &have)).ok()) return st;
       s.burst = 1;
@@ -156,11 +161,16 @@ StatusOr<LimiterSpec> SpecFromTable(const toml::table& t, std::string_view sourc
     case Algorithm::kSliding:
       if (!(st = r.Uint("limit", &s.limit, &have)).ok()) return st;
       if (!s.global && !(st = require(have, "limit")).ok()) return st;
-      if (!(st = r.Duration("window", &s.window_ns, &have)).ok() || !(st = require(have, "window")).ok()) return st;
+      if (!(st = r.Duration("window", &s.window_ns, &have)).ok() ||
+          !(st = require(have, "window")).ok())
+        return st;
       break;
     case Algorithm::kLease:
-      if (!(st = r.Uint("holders", &s.holders, &have)).ok() || !(st = require(have, "holders")).ok()) return st;
-      if (!(st = r.Duration("ttl", &s.ttl_ns, &have)).ok() || !(st = require(have, "ttl")).ok()) return st;
+      if (!(st = r.Uint("holders", &s.holders, &have)).ok() ||
+          !(st = require(have, "holders")).ok())
+        return st;
+      if (!(st = r.Duration("ttl", &s.ttl_ns, &have)).ok() || !(st = require(have, "ttl")).ok())
+        return st;
       if (!(st = r.Bool("reclaim", &s.reclaim)).ok()) return st;
       break;
   }

@@ -144,6 +144,12 @@ std::vector<std::string> RenderTop(const Snapshot& snap, const RateTracker& rate
   const size_t shown = overflow ? room - 1 : snap.rows.size();
   for (size_t i = 0; i < shown; ++i) {
     const LimiterRow& r = snap.rows[i];
+    if (!r.corrupt.empty()) {
+      lines.push_back(
+          Fit(Fit(EscapeForDisplay(r.name), name_w) + " corrupt: " + EscapeForDisplay(r.corrupt),
+              width));
+      continue;
+    }
     const RateTracker::Rates now = rates.RateOf(r.name);
     const double steady = SteadyRatePerSecond(r.spec);
     const double util = r.spec.algorithm == Algorithm::kLease
@@ -153,8 +159,9 @@ std::vector<std::string> RenderTop(const Snapshot& snap, const RateTracker& rate
     std::snprintf(pct, sizeof pct, "%.0f%%", util * 100);
     char level[32];
     std::snprintf(level, sizeof level, "%.0f/%.0f", std::round(r.level.used), r.level.capacity);
-    std::string row = Fit(r.name, name_w) + " " + FitRight(Rate(now.granted_per_s), 8) + " " +
-                      FitRight(pct, 5) + " " + FitRight(Rate(now.denied_per_s), 8) + " " +
+    std::string row = Fit(EscapeForDisplay(r.name), name_w) + " " +
+                      FitRight(Rate(now.granted_per_s), 8) + " " + FitRight(pct, 5) + " " +
+                      FitRight(Rate(now.denied_per_s), 8) + " " +
                       FitRight(std::to_string(r.stats.waiting), 5) + " " + Fit(level, 11) + " ";
     row = Fit(row, std::min(width, fixed));
     if (spark_w > 0) {

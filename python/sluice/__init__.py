@@ -247,7 +247,8 @@ class Limiter(_sluice.Limiter):
         grant could succeed; no thread per waiter. Raises Timeout when the wait
         would exceed `timeout` seconds.
         """
-        deadline = None if timeout is None else now_ns() + _timeout_ns(timeout)
+        wait_ns = _timeout_ns(timeout)
+        deadline = None if wait_ns < 0 else now_ns() + wait_ns
         lease = None
         while True:
             granted, retry_ns, t = self._try_acquire_ex(permits)
@@ -275,7 +276,8 @@ class Limiter(_sluice.Limiter):
         """Takes a lease (lease limiters only) without blocking the event loop:
         tries, then sleeps with asyncio.sleep until the soonest holder lapses,
         re-checking at least every 50 ms for early releases. Raises Timeout."""
-        deadline = None if timeout is None else now_ns() + _timeout_ns(timeout)
+        wait_ns = _timeout_ns(timeout)
+        deadline = None if wait_ns < 0 else now_ns() + wait_ns
         while True:
             t = self._try_lease()
             if t is not None:

@@ -41,8 +41,13 @@ def duration_ns(value, what: str) -> int:
 
 
 def timeout_ns(timeout) -> int:
-    """A blocking call's timeout: None waits forever (-1); otherwise seconds,
-    rounded to the nearest nanosecond."""
+    """A blocking call's timeout in nanoseconds, -1 meaning forever.
+
+    None and math.inf wait forever; so does any finite timeout too long to
+    count in int64 nanoseconds (over 292 years: 1e300 is forever, never an
+    OverflowError). Otherwise seconds, rounded to the nearest nanosecond.
+    Negative or NaN raises InvalidArgument (a ValueError).
+    """
     if timeout is None:
         return -1
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float, datetime.timedelta)):
@@ -51,11 +56,16 @@ def timeout_ns(timeout) -> int:
             "InvalidArgument")
     if isinstance(timeout, datetime.timedelta):
         timeout = timeout.total_seconds()
-    if math.isnan(timeout) or timeout < 0:
+    if math.isnan(timeout):
+        raise InvalidArgument("timeout must be a number of seconds, not NaN", "InvalidArgument")
+    if timeout < 0:
         raise InvalidArgument(f"timeout must not be negative (got {timeout!r})", "InvalidArgument")
-    if timeout == math.inf:
+    if isinstance(timeout, int):
+        return -1 if timeout > _INT64_MAX // _NS_PER_S else timeout * _NS_PER_S
+    ns = timeout * _NS_PER_S  # a float: inf for 1e300 and for math.inf
+    if ns >= _INT64_MAX:
         return -1
-    return min(round(timeout * _NS_PER_S), _INT64_MAX)
+    return round(ns)
 
 
 _DURATION_KEYS = ("period", "window", "ttl")

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "sluice/duration.h"
@@ -172,6 +173,49 @@ const Malformed kMalformed[] = {
     {"namespace not a string", "namespace = 7\n", 1, 13, "namespace must be a string"},
     {"absurd holders", "[limiters.a]\nalgorithm = \"lease\"\nholders = 1000000\nttl = \"1s\"\n", 3,
      11, "holders must be between 1 and 65536"},
+    // Issue 8: durations that wrapped past 2^64 ("800ms", "1s") and
+    // integers that overflow or are negative, in every key.
+    {"duration wrapping to 800ms",
+     "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 5\nwindow = \"18446744074509551616ns\"\n", 4,
+     10, "too large"},
+    {"duration wrapping to 1s",
+     "[limiters.a]\nalgorithm = \"lease\"\nholders = 1\nttl = \"18446744073709551617s\"\n", 4, 7,
+     "too large"},
+    {"duration ten times 2^64",
+     "[limiters.a]\nalgorithm = \"gcra\"\nrate = 1\nperiod = \"184467440737095516161s\"\n", 4, 10,
+     "too large"},
+    {"duration just past int64",
+     "[limiters.a]\nalgorithm = \"window\"\nlimit = 1\nwindow = \"9223372036854775808ns\"\n", 4, 10,
+     "too large"},
+    {"negative limit", "[limiters.a]\nalgorithm = \"sliding\"\nlimit = -1\nwindow = \"1s\"\n", 3, 9,
+     "must not be negative"},
+    {"negative holders", "[limiters.a]\nalgorithm = \"lease\"\nholders = -3\nttl = \"1s\"\n", 3, 11,
+     "must not be negative"},
+    {"negative burst",
+     "[limiters.a]\nalgorithm = \"gcra\"\nrate = 1\nburst = -9223372036854775808\n", 4, 9,
+     "must not be negative"},
+    {"overflowing limit",
+     "[limiters.a]\nalgorithm = \"window\"\nlimit = 18446744073709551616\nwindow = \"1s\"\n", 3, 29,
+     "not representable in 64 bits"},
+    {"overflowing holders",
+     "[limiters.a]\nalgorithm = \"lease\"\nholders = 9223372036854775808\nttl = \"1s\"\n", 3, 30,
+     "not representable in 64 bits"},
+    {"overflowing burst",
+     "[limiters.a]\nalgorithm = \"gcra\"\nrate = 1\nburst = -9223372036854775809\n", 4, 29,
+     "not representable in 64 bits"},
+    // Issue 8: NUL (or another control byte) in any string key or name.
+    {"NUL in allotter address", "[allotter]\naddress = \"127.0.0.1\\u0000:7300\"\n", 2, 11,
+     "address must not contain NUL or other control characters"},
+    {"NUL in allotter token_file",
+     "[allotter]\naddress = \"h:1\"\ntoken_file = \"/etc/tok\\u0000en\"\n", 3, 14,
+     "token_file must not contain NUL"},
+    {"NUL in a limiter name", "[limiters.\"a\\u0000b\"]\nalgorithm = \"gcra\"\nrate = 1\n", 1, 11,
+     "limiter name 'a\\x00b' must not contain NUL"},
+    {"NUL in the namespace", "namespace = \"w\\u0000eb\"\n", 1, 13,
+     "namespace name 'w\\x00eb' must not contain NUL"},
+    {"NUL in a duration",
+     "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 5\nwindow = \"8\\u0000ms\"\n", 4, 10,
+     "'8\\x00ms'"},
     {"sliding limit too large",
      "[limiters.a]\nalgorithm = \"sliding\"\nlimit = 2000000\nwindow = \"1s\"\n", 3, 9,
      "limit must be between"},
@@ -218,6 +262,21 @@ TEST(BudgetFile, LoadReportsUnreadableFiles) {
   EXPECT_EQ(b.status().code(), Code::kNotFound);
   EXPECT_NE(b.status().message().find("/nonexistent/sluice/budget.toml: cannot read"),
             std::string::npos);
+}
+
+// Issue 8: /dev/zero (file or stdin) grew until std::bad_alloc.
+TEST(BudgetFile, InputIsCappedAtOneMebibyte) {
+  StatusOr<Budget> z = LoadBudgetFile("/dev/zero");
+  ASSERT_FALSE(z.ok());
+  EXPECT_EQ(z.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(z.status().message(), "/dev/zero: larger than 1 MiB, the most a budget file may hold");
+  std::istringstream big(std::string(kMaxBudgetBytes + 1, '#'));
+  EXPECT_EQ(ReadBudget(big, "<stdin>").status().message(),
+            "<stdin>: larger than 1 MiB, the most a budget file may hold");
+  // Exactly at the cap is read (and parsed: a comment is a valid file).
+  std::istringstream at(std::string(kMaxBudgetBytes, '#'));
+  StatusOr<Budget> b = ReadBudget(at, "<stdin>");
+  EXPECT_TRUE(b.ok()) << b.status().ToString();
 }
 
 TEST(BudgetFile, LoadNamesTheFileInErrors) {

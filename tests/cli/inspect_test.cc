@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "layout.h"
 #include "mapping.h"
 #include "slot_table.h"
@@ -34,7 +36,7 @@ TEST(Inspect, RowJsonHasTheDocumentedFields) {
   const std::string j = RowToJson(SlidingRow(), 0);
   EXPECT_EQ(
       j,
-      "{\"name\":\"search\",\"algorithm\":\"sliding\",\"global\":false,"
+      "{\"name\":\"search\",\"corrupt\":null,\"algorithm\":\"sliding\",\"global\":false,"
       "\"spec\":\"sliding limit=5 window=800ms\",\"params\":{\"limit\":5,\"window_ns\":800000000},"
       "\"steady_rate_per_s\":6.25,\"level\":{\"used\":5,\"capacity\":5,\"next_free_ns\":100000000},"
       "\"granted\":12,\"denied\":3,\"asked\":15,\"waiting\":2,\"waits\":4,\"wait_ns\":1500,"
@@ -142,6 +144,60 @@ TEST(Inspect, SnapshotOfALiveSegmentIsReadOnly) {
   Limiter ro = *in->segment().Find("search");
   EXPECT_FALSE(ro.TryAcquire(1).granted);
   EXPECT_EQ(in->Take().Find("search")->stats.asked, 7u);
+}
+
+// Issue 8: `ls` dropped limiters whose slot fails validation, printed
+// control bytes raw and passed invalid UTF-8 into --json.
+TEST(Inspect, CorruptLimitersAreListedAndNamesEscaped) {
+  testing::ScopedNamespace ns("inspcorrupt");
+  Segment seg = ns.Open();
+  ASSERT_TRUE(seg.Define("good", LimiterSpec::Sliding(5, kNanosPerSecond)).ok());
+  ASSERT_TRUE(seg.Define("bad", LimiterSpec::Sliding(5, kNanosPerSecond)).ok());
+  ASSERT_TRUE(seg.Define("odd", LimiterSpec::Gcra(5, kNanosPerSecond, 1)).ok());
+  {
+    StatusOr<std::shared_ptr<Mapping>> m = Mapping::Open(ns.ns(), {});
+    ASSERT_TRUE(m.ok());
+    SlotLayout* bad = (*m)->slot(*slots::Find(**m, "bad"));
+    bad->params_off.store(8);  // points into the header: fails validation
+    // A name no definer could write: an escape sequence and invalid UTF-8.
+    SlotLayout* odd = (*m)->slot(*slots::Find(**m, "odd"));
+    std::memcpy(odd->name, "o\x1b[2J\xff\xc3(", 9);
+  }
+  StatusOr<Inspector> in = Inspector::Open(ns.ns());
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  const Snapshot snap = in->Take();
+  ASSERT_EQ(snap.rows.size(), 3u);
+  const LimiterRow* bad = snap.Find("bad");
+  ASSERT_NE(bad, nullptr) << "a corrupt limiter must be listed";
+  EXPECT_FALSE(bad->corrupt.empty());
+  EXPECT_TRUE(snap.Find("good")->corrupt.empty());
+
+  const std::string table = FormatTable(snap);
+  EXPECT_NE(table.find("\nbad "), std::string::npos) << table;
+  EXPECT_NE(table.find("corrupt: "), std::string::npos) << table;
+  EXPECT_NE(table.find("o\\x1b[2J\\xff\\xc3("), std::string::npos) << table;
+  for (char c : table) {
+    const auto u = static_cast<unsigned char>(c);
+    EXPECT_TRUE(c == '\n' || (u >= 0x20 && u < 0x7f)) << "raw byte " << int(u) << " in\n" << table;
+  }
+  EXPECT_NE(FormatShow(*bad, snap.taken_ns).find("corrupt:"), std::string::npos);
+
+  const std::string j = SnapshotToJson(snap);
+  EXPECT_NE(j.find("{\"name\":\"bad\",\"corrupt\":\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"name\":\"o\\u001b[2J\\ufffd\\ufffd(\""), std::string::npos) << j;
+  EXPECT_NE(j.find("\"name\":\"good\",\"corrupt\":null,"), std::string::npos) << j;
+  for (char c : j) EXPECT_LT(static_cast<unsigned char>(c), 0x80) << j;
+}
+
+TEST(Inspect, JsonQuoteKeepsValidUtf8AndReplacesTheRest) {
+  EXPECT_EQ(JsonQuote("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+            "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+  EXPECT_EQ(JsonQuote("\xff"), "\"\\ufffd\"");
+  EXPECT_EQ(JsonQuote("\xc3"), "\"\\ufffd\"");                                   // truncated
+  EXPECT_EQ(JsonQuote("\xc0\xaf"), "\"\\ufffd\\ufffd\"");                        // overlong
+  EXPECT_EQ(JsonQuote("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");             // surrogate
+  EXPECT_EQ(JsonQuote("\xf4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");  // > U+10FFFF
+  EXPECT_EQ(JsonQuote(std::string_view("a\0b\x7f", 4)), "\"a\\u0000b\\u007f\"");
 }
 
 TEST(Inspect, MissingNamespace) {

@@ -706,3 +706,50 @@ def test_top_in_a_real_terminal(ns, budget):
         sock_path = os.path.join(os.environ.get("TMUX_TMPDIR", "/tmp"), f"tmux-{os.getuid()}", sock)
         if os.path.exists(sock_path):
             os.unlink(sock_path)
+
+
+# --- issue 8: hostile input: clear errors (exit 2), never a crash ---
+
+def test_apply_refuses_endless_input(ns):
+    r = run("apply", "-n", ns, "/dev/zero")
+    assert r.returncode == 2
+    assert r.stderr == "sluicectl: /dev/zero: larger than 1 MiB, the most a budget file may hold\n"
+    with open("/dev/zero", "rb") as zero:
+        r = subprocess.run([SLUICECTL, "apply", "-n", ns, "-"], stdin=zero, capture_output=True,
+                           text=True, timeout=30)
+    assert r.returncode == 2
+    assert r.stderr == "sluicectl: <stdin>: larger than 1 MiB, the most a budget file may hold\n"
+
+
+@pytest.mark.parametrize("permits", ["4", "100000000", "1073741824"])
+def test_acquire_above_capacity_fails_at_once(ns, budget, permits):
+    apply_ok(ns, budget('[limiters.sl]\nalgorithm = "sliding"\nlimit = 3\nwindow = "1s"\n'))
+    t0 = time.monotonic()
+    r = run("acquire", "-n", ns, "sl", "--permits", permits, "--timeout", "1s")
+    assert r.returncode == 2, r.stderr
+    assert "can never be granted" in r.stderr and r.stderr.count("\n") == 1
+    assert time.monotonic() - t0 < 0.9  # not after the timeout
+
+
+@pytest.mark.parametrize("timeout", ["18446744074509551616ns", "18446744073709551617s",
+                                     "184467440737095516161s"])
+def test_acquire_rejects_overflowing_timeouts(ns, budget, timeout):
+    apply_ok(ns, budget('[limiters.sl]\nalgorithm = "sliding"\nlimit = 3\nwindow = "1s"\n'))
+    r = run("acquire", "-n", ns, "sl", "--timeout", timeout)
+    assert r.returncode == 2 and "too large" in r.stderr, r.stderr
+
+
+def test_apply_rejects_overflowing_durations(ns, budget):
+    path = budget('[limiters.sl]\nalgorithm = "sliding"\nlimit = 3\nwindow = "18446744074509551616ns"\n')
+    r = run("apply", "-n", ns, path)
+    assert r.returncode == 2 and r.stderr.startswith(f"sluicectl: {path}:4:10: window: duration")
+    assert "too large" in r.stderr
+
+
+def test_blocking_acquire_on_a_lease_limiter(ns, budget):
+    apply_ok(ns, budget('[limiters.m]\nalgorithm = "lease"\nholders = 2\nttl = "1s"\n'))
+    assert run("acquire", "-n", ns, "m", "--permits", "2").returncode == 0
+    assert run("acquire", "-n", ns, "m", "--timeout", "10ms").returncode == 1
+    assert run("acquire", "-n", ns, "m", "--permits", "2", "--timeout", "10s").returncode == 0
+    r = run("acquire", "-n", ns, "m", "--permits", "3", "--timeout", "forever")
+    assert r.returncode == 2 and "can never be granted" in r.stderr

@@ -321,3 +321,97 @@ def test_world_writable_mode_needs_opt_in(ns):
     assert not os.path.exists(f"/dev/shm/sluice.{ns}")
     seg = sluice.open(ns, create=True, mode=0o666, allow_world_writable=True)
     assert stat.S_IMODE(os.stat(seg.path).st_mode) == 0o666
+
+
+# --- issue 8: hostile input never crashes, overflows or passes unnoticed ---
+
+@pytest.mark.parametrize("algorithm,params", [
+    ("gcra", dict(rate=10, burst=3)),
+    ("window", dict(limit=3, window=1.0)),
+    ("sliding", dict(limit=3, window=1.0)),
+    ("lease", dict(holders=3, ttl=1.0)),
+])
+def test_acquire_above_capacity_is_invalid_at_once(seg, algorithm, params):
+    lim = seg.define("x", algorithm=algorithm, **params)
+    for n in (4, 100_000_000, 1 << 30, 4294967295):
+        for timeout in (None, 1.0, 0):
+            with pytest.raises(sluice.InvalidArgument, match="can never be granted"):
+                lim.acquire(n, timeout=timeout)  # was MemoryError for sliding
+        with pytest.raises(sluice.InvalidArgument, match="can never be granted"):
+            lim.try_acquire_ex(n)
+        assert lim.try_acquire(n) is False
+    lim.acquire(3, timeout=1.0)
+
+
+def test_try_acquire_ex_says_read_only_not_never(seg, ns):
+    seg.define("x", algorithm="sliding", limit=1, window=60.0)
+    lim = sluice.open(ns, read_only=True).limiter("x")
+    with pytest.raises(sluice.Error) as e:
+        lim.try_acquire_ex(1)
+    assert e.value.code == "Permission" and "read-only" in str(e.value)
+
+
+@pytest.mark.parametrize("window", ["18446744074509551616ns", "18446744073709551617s",
+                                    "184467440737095516161s", "9223372036854775808ns"])
+def test_overflowing_duration_strings_are_rejected(seg, window):
+    with pytest.raises(sluice.InvalidArgument, match="too large"):
+        seg.define("x", algorithm="sliding", limit=5, window=window)
+
+
+@pytest.mark.parametrize("timeout", [1e300, 1e10, float("inf"), 10**30,
+                                     datetime.timedelta(days=999999999)])
+def test_huge_timeouts_wait_forever(seg, timeout):
+    lim = seg.define("x", algorithm="sliding", limit=1, window=0.03)
+    lim.acquire(timeout=timeout)
+    lim.acquire(timeout=timeout)  # waits ~30 ms for the first to expire: no OverflowError
+
+
+@pytest.mark.parametrize("timeout,message", [(float("nan"), "NaN"), (-1e300, "negative"),
+                                             (-0.001, "negative"), (float("-inf"), "negative")])
+def test_bad_timeouts_are_value_errors(seg, timeout, message):
+    lim = seg.define("x", algorithm="sliding", limit=1, window=1.0)
+    with pytest.raises(ValueError, match=message):
+        lim.acquire(timeout=timeout)
+
+
+def test_huge_timeout_async(seg):
+    import asyncio
+    lim = seg.define("x", algorithm="sliding", limit=1, window=0.03)
+
+    async def main():
+        await lim.acquire_async(timeout=1e300)
+        await lim.acquire_async(timeout=1e300)  # a deadline in the past would raise Timeout
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("name", ["a\0b", "a\nb", "\x1b[31mred"])
+def test_control_bytes_in_names_are_rejected_legibly(seg, name):
+    with pytest.raises(sluice.InvalidArgument) as e:
+        seg.define(name, algorithm="gcra", rate=1)
+    assert "\0" not in str(e.value) and "\x1b" not in str(e.value)
+    assert "control characters" in str(e.value)
+    with pytest.raises(sluice.NotFound) as e:
+        seg.limiter(name)
+    assert "\0" not in str(e.value)
+
+
+def test_nul_in_a_duration_string_is_shown_escaped(seg):
+    with pytest.raises(sluice.InvalidArgument) as e:
+        seg.define("x", algorithm="sliding", limit=5, window="8\0ms")
+    assert "8\\x00ms" in str(e.value)
+
+
+def test_fast_path_layout():
+    # try_acquire reads pybind11's instance record directly (sluice_module.cc,
+    # FastValue). If a pybind11 upgrade changes that layout, this fails
+    # loudly; the module itself then falls back to the slower general cast.
+    from sluice import _sluice
+    assert _sluice._fast_layout_enabled(), "pybind11 instance layout changed: fast path off"
+
+
+def test_fast_path_layout_on_real_handles(seg):
+    from sluice import _sluice
+    lim = seg.define("x", algorithm="gcra", rate=10)
+    assert _sluice._fast_layout_agrees(lim)
+    assert _sluice._fast_layout_agrees(seg.limiter("x"))
+    assert lim.try_acquire() is True

@@ -7,6 +7,7 @@ import time
 import pytest
 
 import sluice
+from conftest import wait_for
 
 MS = 1_000_000
 
@@ -101,3 +102,37 @@ def test_dead_holder_without_reclaim_counts_until_ttl(seg, ns):
             lock.lease(timeout=0)
     lease = lock.lease(timeout=5.0)
     assert lease.granted_ns >= expires_ns
+
+
+def test_blocking_acquire_on_a_lease_limiter(seg):
+    lim = seg.define("m", algorithm="lease", holders=2, ttl=0.04)
+    lim.acquire(2, timeout=0)
+    with pytest.raises(sluice.Timeout):
+        lim.acquire(1, timeout=0)
+    lim.acquire(2, timeout=10.0)  # both anonymous leases lapse after 40 ms
+    with pytest.raises(sluice.InvalidArgument, match="can never be granted"):
+        lim.acquire(3)
+
+
+def test_blocking_acquire_fails_when_holders_shrink_while_waiting(seg):
+    # Issue 15: this used to spin until the timeout, then raise Timeout.
+    import threading
+    lim = seg.define("m", algorithm="lease", holders=3, ttl=60.0)
+    lim.acquire(3, timeout=0)
+    result = []
+
+    def wait():
+        try:
+            lim.acquire(3, timeout=30.0)
+            result.append("granted")
+        except sluice.Error as e:
+            result.append(e)
+
+    t = threading.Thread(target=wait)
+    t.start()
+    assert wait_for(lambda: lim.stats.waiting > 0, timeout=10.0)
+    seg.define("m", algorithm="lease", holders=2, ttl=60.0)
+    t.join(timeout=10.0)
+    assert not t.is_alive(), "acquire(3) kept waiting after holders shrank to 2"
+    assert isinstance(result[0], sluice.InvalidArgument), result
+    assert "holders=2" in str(result[0])

@@ -2,7 +2,6 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "commands.h"
 #include "sluice/budget_apply.h"
@@ -21,7 +20,8 @@ void AddApply(CLI::App& app, int* exit_code) {
   };
   auto o = std::make_shared<Opts>();
   CLI::App* verb = app.add_subcommand("apply", "validate a budget file, then define its limiters");
-  verb->add_option("FILE", o->file, "budget file (TOML); - reads standard input")->required();
+  verb->add_option("FILE", o->file, "budget file (TOML, at most 1 MiB); - reads standard input")
+      ->required();
   AddNamespaceOption(verb, &o->ns);
   verb->add_flag("--prune", o->prune,
                  "retire limiters that are not in the file (default: keep them)");
@@ -42,9 +42,7 @@ void AddApply(CLI::App& app, int* exit_code) {
     sluice::StatusOr<sluice::Budget> b =
         sluice::Status(sluice::Code::kInvalidArgument, "unreachable");
     if (o->file == "-") {
-      std::ostringstream text;
-      text << std::cin.rdbuf();
-      b = sluice::ParseBudget(text.str(), "<stdin>");
+      b = sluice::ReadBudget(std::cin, "<stdin>");
     } else {
       b = sluice::LoadBudgetFile(o->file);
     }

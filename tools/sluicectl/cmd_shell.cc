@@ -71,9 +71,13 @@ void AddAcquire(CLI::App& app, int* exit_code) {
     if (!lim) return;
     if (timeout == 0) {
       const sluice::Decision d = lim->TryAcquire(o->permits);
-      if (!d.granted && d.retry_after_ns < 0) {
+      if (d.denial == sluice::Denial::kNever) {
         *exit_code = Fail(std::to_string(o->permits) + " permits can never be granted by " +
                           lim->spec().Describe());
+        return;
+      }
+      if (d.denial == sluice::Denial::kReadOnly) {
+        *exit_code = Fail("segment is mapped read-only");
         return;
       }
       *exit_code = d.granted ? kOk : kNotGranted;

@@ -13,7 +13,9 @@
 #ifndef SLUICE_BUDGET_FILE_H_
 #define SLUICE_BUDGET_FILE_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <istream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,9 +64,16 @@ struct Budget {
 // Parses and validates budget-file text. `source` names it in errors.
 SLUICE_EXPORT StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source);
 
+// The largest budget file read: a longer input (/dev/zero, a runaway pipe)
+// is refused after reading this many bytes, never buffered whole.
+constexpr size_t kMaxBudgetBytes = size_t{1} << 20;  // 1 MiB
+
 // Reads `path` and parses it (errors name `path`). kNotFound / kIo /
-// kPermission when the file cannot be read, kInvalidArgument when invalid.
+// kPermission when the file cannot be read, kInvalidArgument when invalid
+// or larger than kMaxBudgetBytes.
 SLUICE_EXPORT StatusOr<Budget> LoadBudgetFile(const std::string& path);
+// The same for an open stream (e.g. standard input), named `source` in errors.
+SLUICE_EXPORT StatusOr<Budget> ReadBudget(std::istream& in, const std::string& source);
 
 }  // namespace sluice
 

@@ -32,7 +32,10 @@ enum class AllocationState {
 SLUICE_EXPORT const char* AllocationStateName(AllocationState s);  // "none", ...
 
 struct LimiterRow {
-  std::string name;
+  std::string name;  // raw bytes from the segment: escape before printing
+  // Non-empty when the slot fails validation (a corrupt segment): why. The
+  // row is listed all the same, with spec, stats and level left zero.
+  std::string corrupt;
   LimiterSpec spec;
   LimiterStats stats;
   LimiterLevel level;
@@ -53,7 +56,7 @@ class SLUICE_EXPORT Inspector {
  public:
   // Maps namespace `ns` read-only (kNotFound if it does not exist).
   static StatusOr<Inspector> Open(std::string_view ns);
-  // Reads every live limiter now.
+  // Reads every live limiter now, corrupt ones included (row.corrupt).
   Snapshot Take() const;
   Snapshot TakeAt(int64_t now_ns) const;
   const Segment& segment() const { return seg_; }
@@ -78,8 +81,12 @@ SLUICE_EXPORT std::string FormatShow(const LimiterRow& row, int64_t now_ns);
 // in docs/sluicectl.md; durations are integer nanoseconds (*_ns).
 SLUICE_EXPORT std::string RowToJson(const LimiterRow& row, int64_t now_ns);
 SLUICE_EXPORT std::string SnapshotToJson(const Snapshot& snap);
-// A JSON string literal with quotes and escapes.
+// A JSON string literal with quotes and escapes. Always valid JSON and
+// UTF-8: control bytes become \u00XX, each byte of an invalid UTF-8
+// sequence becomes U+FFFD.
 SLUICE_EXPORT std::string JsonQuote(std::string_view s);
+// `s` for a terminal: bytes outside printable ASCII as \xNN.
+SLUICE_EXPORT std::string EscapeForDisplay(std::string_view s);
 
 }  // namespace sluice
 

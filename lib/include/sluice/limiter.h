@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "sluice/export.h"
 #include "sluice/limiter_spec.h"
@@ -20,22 +21,44 @@ struct SlotLayout;
 struct HandleCache;
 struct ActiveParams;
 
-// Outcome of a non-blocking decision.
+// Why a decision came out as it did.
+enum class Denial : uint8_t {
+  kNone = 0,      // granted
+  kBusy = 1,      // not now: retry_after_ns says when it could be granted
+  kNever = 2,     // more permits than the limiter's capacity (retry_after_ns -1)
+  kReadOnly = 3,  // the handle's segment is mapped read-only (retry_after_ns -1)
+};
+
+// Outcome of a non-blocking decision. A plain, trivially copyable value of
+// 24 bytes (denial sits in granted's padding).
 struct Decision {
+  Decision() = default;
+  // The algorithms' form: the denial follows from the other fields (kNone
+  // when granted, kNever when retry_after_ns < 0, else kBusy).
+  constexpr Decision(bool g, int64_t now, int64_t retry)
+      : granted(g),
+        denial(g ? Denial::kNone : (retry < 0 ? Denial::kNever : Denial::kBusy)),
+        now_ns(now),
+        retry_after_ns(retry) {}
+  constexpr Decision(bool g, int64_t now, int64_t retry, Denial why)
+      : granted(g), denial(why), now_ns(now), retry_after_ns(retry) {}
+
   bool granted = false;
+  Denial denial = Denial::kNone;
   // The CLOCK_MONOTONIC time the decision was taken at (the grant's time).
   int64_t now_ns = 0;
   // When denied: how long until the request could be granted (0 when granted;
-  // -1 when it never can, e.g. more permits than the limiter's capacity).
+  // -1 when it never can: see `denial` for why).
   int64_t retry_after_ns = 0;
 };
+static_assert(std::is_trivially_copyable_v<Decision> && sizeof(Decision) == 24);
 
 // A held lease. Plain value; pass it back to Release/Renew.
 struct Lease {
-  uint64_t token = 0;        // fencing token, strictly increasing per limiter
-  int64_t granted_ns = 0;    // CLOCK_MONOTONIC time of the grant
-  int64_t expires_ns = 0;    // lapses at this time unless renewed
-  uint32_t index = 0;        // holder entry
+  uint64_t token = 0;      // fencing token, strictly increasing per limiter
+  int64_t granted_ns = 0;  // CLOCK_MONOTONIC time of the grant
+  int64_t expires_ns = 0;  // lapses at this time unless renewed
+  uint32_t index = 0;      // holder entry
 };
 
 // Counters other processes can read. Each handle counts in process memory
@@ -44,20 +67,20 @@ struct Lease {
 // last copy of the handle is destroyed. A process that dies (or _exit()s)
 // loses its unflushed batch; a fork child never re-counts its parent's.
 struct LimiterStats {
-  uint64_t granted = 0;     // permits granted
-  uint64_t denied = 0;      // permits denied
-  uint64_t asked = 0;       // permits asked for
-  uint64_t waits = 0;       // blocking acquires that had to sleep
-  uint64_t wait_ns = 0;     // total time slept in blocking acquires
-  int64_t waiting = 0;      // callers blocked right now (approximate)
-  double demand = 0;        // permits asked per second (recent estimate)
+  uint64_t granted = 0;  // permits granted
+  uint64_t denied = 0;   // permits denied
+  uint64_t asked = 0;    // permits asked for
+  uint64_t waits = 0;    // blocking acquires that had to sleep
+  uint64_t wait_ns = 0;  // total time slept in blocking acquires
+  int64_t waiting = 0;   // callers blocked right now (approximate)
+  double demand = 0;     // permits asked per second (recent estimate)
 };
 
 // Current occupancy, decoded from the limiter's state.
 struct LimiterLevel {
-  double used = 0;       // tokens spent (gcra), count (window), grants in the
-                         // last window (sliding), holders (lease)
-  double capacity = 0;   // burst, limit or holders
+  double used = 0;           // tokens spent (gcra), count (window), grants in the
+                             // last window (sliding), holders (lease)
+  double capacity = 0;       // burst, limit or holders
   int64_t next_free_ns = 0;  // time until one more permit frees (0 if free)
 };
 

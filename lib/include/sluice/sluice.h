@@ -2,7 +2,9 @@
  *
  * Return codes: >= 0 success (1 granted / 0 not granted where a decision is
  * returned), < 0 a SLUICE_E* error; sluice_strerror(code) describes it, and
- * sluice_last_error() gives this thread's last detailed message. */
+ * sluice_last_error() gives this thread's last detailed message. No C++
+ * exception ever leaves a function of this API: an allocation failure is
+ * SLUICE_ENOMEM, anything else unexpected SLUICE_EINTERNAL. */
 #ifndef SLUICE_SLUICE_H_
 #define SLUICE_SLUICE_H_
 
@@ -41,7 +43,9 @@ enum {
   SLUICE_ETIMEOUT = -8,
   SLUICE_EPERM = -9,
   SLUICE_ECANCELLED = -10,
-  SLUICE_ENOTHELD = -11
+  SLUICE_ENOTHELD = -11,
+  SLUICE_ENOMEM = -12,   /* out of memory */
+  SLUICE_EINTERNAL = -13 /* an unexpected internal error (a bug: please report) */
 };
 
 /* sluice_open flags */
@@ -55,19 +59,18 @@ SLUICE_API void sluice_close(sluice_segment *seg);
  * "algorithm=\"sliding\"\nlimit=5\nwindow=\"800ms\"". Same params = no-op;
  * other params of the same algorithm apply live. The limiter handle belongs
  * to the segment and is freed by sluice_close. */
-SLUICE_API int sluice_define(sluice_segment *seg, const char *name,
-                             const char *spec, sluice_limiter **out);
-SLUICE_API int sluice_find(sluice_segment *seg, const char *name,
-                           sluice_limiter **out);
+SLUICE_API int sluice_define(sluice_segment *seg, const char *name, const char *spec,
+                             sluice_limiter **out);
+SLUICE_API int sluice_find(sluice_segment *seg, const char *name, sluice_limiter **out);
 /* 1 granted, 0 denied (*retry_after_ns, if not NULL, says how long to wait;
- * -1: never), < 0 error. */
-SLUICE_API int sluice_try_acquire(sluice_limiter *l, uint32_t permits,
-                                  int64_t *retry_after_ns);
-/* Blocks; timeout_ns < 0 waits forever. 1 granted, SLUICE_ETIMEOUT. */
-SLUICE_API int sluice_acquire(sluice_limiter *l, uint32_t permits,
-                              int64_t timeout_ns);
-SLUICE_API int sluice_lease_acquire(sluice_limiter *l, int64_t timeout_ns,
-                                    sluice_lease *out);
+ * -1: never, more permits than the limiter's capacity), < 0 error
+ * (SLUICE_EPERM on a segment opened SLUICE_READONLY). */
+SLUICE_API int sluice_try_acquire(sluice_limiter *l, uint32_t permits, int64_t *retry_after_ns);
+/* Blocks; timeout_ns < 0 waits forever. 1 granted, SLUICE_ETIMEOUT, or
+ * SLUICE_EINVAL at once when permits exceed the limiter's capacity (also
+ * when the capacity shrinks below permits during the wait). */
+SLUICE_API int sluice_acquire(sluice_limiter *l, uint32_t permits, int64_t timeout_ns);
+SLUICE_API int sluice_lease_acquire(sluice_limiter *l, int64_t timeout_ns, sluice_lease *out);
 SLUICE_API int sluice_lease_release(sluice_limiter *l, const sluice_lease *lease);
 SLUICE_API int sluice_lease_renew(sluice_limiter *l, sluice_lease *lease);
 SLUICE_API const char *sluice_strerror(int code);

@@ -28,14 +28,15 @@ enum class Code : int {
   kPermission = 9,       // EACCES/EPERM
   kCancelled = 10,       // blocking call aborted by its caller
   kNotHeld = 11,         // lease released twice, expired, or not ours
+  kNoMemory = 12,        // out of memory (the C API's catch-all for std::bad_alloc)
+  kInternal = 13,        // an unexpected C++ exception, caught at the C API
 };
 
 // Result of a setup operation. Thread-compatible value type.
 class SLUICE_EXPORT Status {
  public:
   Status() = default;  // OK
-  Status(Code code, std::string message)
-      : code_(code), message_(std::move(message)) {}
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status OK() { return Status(); }
   bool ok() const { return code_ == Code::kOk; }
