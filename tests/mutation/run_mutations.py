@@ -194,25 +194,26 @@ def build(build_dir, target, jobs):
     return r.returncode == 0
 
 
-VIOL = re.compile(r"(?:^|[ (])(?:violations|fencing_violations|strict_violations|early)=(\d+)"
-                  r"|(\d+) violations")
-
-
 def summarise(out):
-    """The largest violation count in the [stress] lines and the first failure."""
-    most = 0
-    for line in out.splitlines():
-        if "[stress]" not in line:
-            continue
-        for m in VIOL.finditer(line):
-            most = max(most, int(m.group(1) or m.group(2)))
-    first = ""
+    """What the first failed assertion checked and the value it saw (for a
+    violation count: how many violations), and the failure text."""
     lines = out.splitlines()
     for i, line in enumerate(lines):
-        if ": Failure" in line:
-            first = " / ".join(x.strip() for x in lines[i + 1:i + 4] if x.strip())[:240]
-            break
-    return most, first
+        if ": Failure" not in line:
+            continue
+        text = [x.strip() for x in lines[i + 1:i + 6] if x.strip()]
+        seen = ""
+        for j, x in enumerate(text):
+            m = re.match(r"Which is: (\d+)", x)
+            if m and j > 0:
+                seen = f"{text[j - 1]} = {m.group(1)}"
+                break
+            m = re.search(r"actual: (\S+) vs", x)
+            if m:
+                seen = x
+                break
+        return seen or text[0][:80], " / ".join(text[:3])[:240]
+    return "", ""
 
 
 def main():
@@ -279,7 +280,7 @@ def main():
                 log(f"run_mutations: {m.name}: the mutant does not build")
                 return 2
             built_s = time.monotonic() - t1
-            caught, tries, most, first = False, 0, 0, ""
+            caught, tries, most, first = False, 0, "", ""
             for tries in range(1, args.tries + 1):
                 try:
                     r = run([os.path.join(bld, "bin", m.target), f"--gtest_filter={m.filter}"],
@@ -288,7 +289,7 @@ def main():
                 except subprocess.TimeoutExpired as e:
                     out, rc = str(e.stdout or "") + " (timed out)", 124
                 most, first = summarise(out)
-                if "0 tests" in out and "[  PASSED  ] 0 tests" in out:
+                if "[==========] 0 tests from 0 test suites ran" in out:
                     log(f"run_mutations: {m.name}: the filter {m.filter} matches no test")
                     return 2
                 if rc != 0:
@@ -303,16 +304,16 @@ def main():
                    seconds=time.monotonic() - t1, build_s=built_s)
         results.append(res)
         log(f"[mutation] {m.name}: {'CAUGHT' if caught else 'SURVIVED'} by {res['test']} "
-            f"(run {tries}, max violations reported {most}, build {built_s:.0f} s, "
+            f"(run {tries}, first failed check: {most or '-'}, build {built_s:.0f} s, "
             f"total {res['seconds']:.0f} s){': ' + first if first else ''}")
     # Leave the built copy unmutated, so a rerun can start from it.
     for target in sorted({m.target for m in chosen}):
         build(bld, target, args.jobs)
-    table = ["| mutation | what it breaks | test | caught | violations | runs |",
+    table = ["| mutation | what it breaks | test | caught | first failed check | runs |",
              "|---|---|---|---|---|---|"]
     for r in results:
         table.append(f"| `{r['name']}` | {r['what']} | `{r['test']}` | "
-                     f"{'yes' if r['caught'] else '**no**'} | {r['violations']} | {r['tries']} |")
+                     f"{'yes' if r['caught'] else '**no**'} | `{r['violations']}` | {r['tries']} |")
     log("\n".join(table))
     if args.markdown:
         with open(args.markdown, "a") as f:
