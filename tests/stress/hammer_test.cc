@@ -182,13 +182,18 @@ std::vector<int64_t> PermitTimes(const std::vector<Grant>& grants) {
 // gcra reservation that is no longer the latest cannot be refunded: its
 // turn is lost (about 7% of the bound with this mix; measured 92.8%).
 // Window: every full window between the first and the last one is filled
-// unless all workers stall for a whole window (20 ms). Leases: the time-
-// average of the entries held; token leases lose each hand-over (futex
-// wake-up) and the time between a release and the next claim.
+// unless all workers stall for a whole window (20 ms): 98-100% alone, 78%
+// (threads) beside another stress test under ctest -j2. Leases: the time-
+// average of the entries held; anonymous permits lose the time from a
+// lapse to the next claim, token leases each hand-over (futex wake-up).
+// Measured alone 89-98% (permits) and 78-96% (tokens), 73% (permits) with
+// another stress test beside it under ctest -j2 on 2 cores. The lease
+// floors catch a limiter that grants far below its holders (one at a time
+// is 1/8 or 1/3), not a few percent.
 constexpr double kBlockingFloor = 0.85;
-constexpr double kWindowFloor = 0.90;
-constexpr double kLeasePermitsFloor = 0.75;
-constexpr double kLeaseTokensFloor = 0.50;
+constexpr double kWindowFloor = 0.50;
+constexpr double kLeasePermitsFloor = 0.50;
+constexpr double kLeaseTokensFloor = 0.40;
 
 class HammerTest : public ::testing::TestWithParam<std::tuple<int, Mode>> {};
 
