@@ -145,8 +145,9 @@ TEST(LimiterTest, ReclaimWakesAWaiterWhenTheHolderDies) {
   char got = 0;
   ASSERT_EQ(read(fds[0], &got, 1), 1);
   ASSERT_EQ(got, 'y');
+  std::atomic<bool> blocked{false};
   std::thread killer([&] {
-    testing::WaitFor([&] { return l.stats().waiting > 0; }, std::chrono::seconds(5));
+    blocked = testing::WaitFor([&] { return l.stats().waiting > 0; }, std::chrono::seconds(5));
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
   });
@@ -155,6 +156,7 @@ TEST(LimiterTest, ReclaimWakesAWaiterWhenTheHolderDies) {
   killer.join();
   close(fds[0]);
   close(fds[1]);
+  EXPECT_TRUE(blocked.load()) << "the holder was killed before the waiter blocked";
   ASSERT_TRUE(mine.ok()) << mine.status().ToString();
   EXPECT_LT(MonotonicNowNs() - t0, 10 * kNanosPerSecond);  // long before the 30 s ttl
 }

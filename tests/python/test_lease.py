@@ -95,13 +95,41 @@ def test_dead_holder_with_reclaim_frees_early(seg, ns):
 
 
 def test_dead_holder_without_reclaim_counts_until_ttl(seg, ns):
-    lock = seg.define("lock", algorithm="lease", holders=1, ttl=0.5, reclaim=False)
-    expires_ns = _take_lease_and_die(ns)
-    if sluice.now_ns() < expires_ns - 50 * MS:
-        with pytest.raises(sluice.Timeout):
-            lock.lease(timeout=0)
+    """A dead holder's lease is not given back before its expiry, and is the
+    moment it lapses. The child takes the lease only when told (its interpreter
+    start-up is over by then) and dies at once without releasing it."""
+    lock = seg.define("lock", algorithm="lease", holders=1, ttl=1.0, reclaim=False)
+    code = ("import os, sys, sluice\n"
+            f"lim = sluice.open({ns!r}).limiter('lock')\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "l = lim.lease(timeout=5)\n"
+            "print(l.expires_ns, flush=True)\n"
+            "os._exit(0)\n")
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        expires_ns = int(child.stdout.readline())
+        assert child.wait(timeout=30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    # The check the test exists for is never skipped: the lease was taken
+    # moments ago, so most of its ttl is left.
+    left = (expires_ns - sluice.now_ns()) / 1e9
+    assert left > 0.3, f"only {left:.3f} s of the 1 s ttl left after the child died"
+    # Waiting up to just before the expiry never gets it (not reclaimed early)...
+    with pytest.raises(sluice.Timeout):
+        lock.lease(timeout=left - 0.1)
+    # ...and the next lease comes once it lapsed.
     lease = lock.lease(timeout=5.0)
     assert lease.granted_ns >= expires_ns
+    assert (lease.granted_ns - expires_ns) / MS < 200
+    lease.release()
 
 
 def test_blocking_acquire_on_a_lease_limiter(seg):

@@ -49,8 +49,7 @@ struct CheckResult {
 namespace internal {
 
 inline std::vector<Grant> SortedByTime(std::vector<Grant> g) {
-  std::stable_sort(g.begin(), g.end(),
-                   [](const Grant& a, const Grant& b) { return a.t < b.t; });
+  std::stable_sort(g.begin(), g.end(), [](const Grant& a, const Grant& b) { return a.t < b.t; });
   return g;
 }
 
@@ -69,14 +68,14 @@ inline void Totals(const std::vector<Grant>& g, CheckResult* r) {
 // track min over i of (P[i-1] * period - rate * t_i); O(n), exact integers.
 // Utilisation: permits / (burst + rate * span / period), the bound over the
 // whole run [first grant, last grant]; the check itself makes it <= 1.
-inline CheckResult CheckGcra(const std::vector<Grant>& grants, uint64_t rate,
-                             int64_t period_ns, uint64_t burst) {
+inline CheckResult CheckGcra(const std::vector<Grant>& grants, uint64_t rate, int64_t period_ns,
+                             uint64_t burst) {
   using I128 = __int128;
   const std::vector<Grant> g = internal::SortedByTime(grants);
   CheckResult r;
   internal::Totals(g, &r);
-  I128 prefix = 0;                  // P[j]
-  I128 min_start = 0;               // min over i <= j of P[i-1]*period - rate*t_i
+  I128 prefix = 0;     // P[j]
+  I128 min_start = 0;  // min over i <= j of P[i-1]*period - rate*t_i
   bool have = false;
   const I128 cap = I128(burst) * period_ns;
   for (size_t j = 0; j < g.size(); ++j) {
@@ -119,8 +118,8 @@ inline CheckResult CheckWindow(const std::vector<Grant>& grants, uint64_t limit,
   for (const auto& [k, n] : per) {
     if (n > limit) {
       std::ostringstream os;
-      os << "window: window [" << k * window_ns << ", " << (k + 1) * window_ns << ") granted "
-         << n << " > limit " << limit;
+      os << "window: window [" << k * window_ns << ", " << (k + 1) * window_ns << ") granted " << n
+         << " > limit " << limit;
       r.Violation(os.str());
     }
   }
@@ -205,6 +204,30 @@ inline CheckResult CheckHolders(const std::vector<Grant>& grants, uint64_t holde
   return r;
 }
 
+// Lease utilisation: the time-average over [from, to) of the permits held
+// (each grant over [t, end), capped at `holders`), divided by `holders`.
+// 1 means every holder entry was in use all the time.
+inline double HeldFraction(const std::vector<Grant>& grants, uint64_t holders, int64_t from,
+                           int64_t to) {
+  if (to <= from || holders == 0) return -1;
+  std::vector<std::pair<int64_t, int64_t>> ev;
+  for (const Grant& x : grants) {
+    const int64_t a = std::max(x.t, from), b = std::min(x.end, to);
+    if (a >= b) continue;
+    ev.emplace_back(a, int64_t(x.permits));
+    ev.emplace_back(b, -int64_t(x.permits));
+  }
+  std::sort(ev.begin(), ev.end());
+  __int128 area = 0;
+  int64_t held = 0, prev = from;
+  for (const auto& [t, d] : ev) {
+    area += __int128(std::min<int64_t>(held, int64_t(holders))) * (t - prev);
+    prev = t;
+    held += d;
+  }
+  return double(area) / (double(holders) * double(to - from));
+}
+
 // Fencing, happens-before form (any holders): if lease A ended before lease
 // B's grant time (A.end < B.t) then A.token < B.token. Sound with logged
 // times: A's token was taken before A returned, hence before A's logged end;
@@ -220,7 +243,8 @@ inline CheckResult CheckFencing(const std::vector<Grant>& grants) {
   for (const Grant& x : grants) tokens.push_back(x.token);
   std::sort(tokens.begin(), tokens.end());
   for (size_t i = 1; i < tokens.size(); ++i) {
-    if (tokens[i] == tokens[i - 1]) r.Violation("fencing: token " + std::to_string(tokens[i]) + " issued twice");
+    if (tokens[i] == tokens[i - 1])
+      r.Violation("fencing: token " + std::to_string(tokens[i]) + " issued twice");
   }
   size_t a = 0;
   uint64_t max_ended = 0;
@@ -235,8 +259,8 @@ inline CheckResult CheckFencing(const std::vector<Grant>& grants) {
     }
     if (max_ended != 0 && b.token <= max_ended) {
       std::ostringstream os;
-      os << "fencing: lease granted at " << b.t << " has token " << b.token
-         << " <= token " << max_ended << " of a lease that ended at " << max_at;
+      os << "fencing: lease granted at " << b.t << " has token " << b.token << " <= token "
+         << max_ended << " of a lease that ended at " << max_at;
       r.Violation(os.str());
     }
   }
@@ -252,8 +276,8 @@ inline CheckResult CheckTokenOrder(const std::vector<Grant>& grants) {
   for (size_t j = 1; j < g.size(); ++j) {
     if (g[j].token <= g[j - 1].token) {
       std::ostringstream os;
-      os << "fencing: grant at " << g[j].t << " has token " << g[j].token
-         << " after grant at " << g[j - 1].t << " with token " << g[j - 1].token;
+      os << "fencing: grant at " << g[j].t << " has token " << g[j].token << " after grant at "
+         << g[j - 1].t << " with token " << g[j - 1].token;
       r.Violation(os.str());
     }
   }

@@ -177,9 +177,64 @@ std::string RunWorkers(Mode mode, int n, const std::function<int(int)>& body,
   }
   for (auto& t : threads) t.join();
   for (int i = 0; i < n; ++i) {
-    if (st->rc[i] != 0) err += "worker " + std::to_string(i) + " returned " + std::to_string(st->rc[i]) + "; ";
+    if (st->rc[i] != 0)
+      err += "worker " + std::to_string(i) + " returned " + std::to_string(st->rc[i]) + "; ";
   }
   return err;
+}
+
+namespace {
+
+bool CancelAt(void* arg) { return MonotonicNowNs() >= *static_cast<const int64_t*>(arg); }
+
+// Counts a finished blocking call; true when it granted.
+bool Outcome(const Status& s, int64_t started, Grant* g, BlockingCounters* c) {
+  if (s.ok()) {
+    c->grants.fetch_add(1, std::memory_order_relaxed);
+    if (g->t - started >= 20 * 1000) c->waited.fetch_add(1, std::memory_order_relaxed);
+    if (g->seen < g->t) c->early.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  if (s.code() == Code::kTimeout) {
+    c->timeouts.fetch_add(1, std::memory_order_relaxed);
+  } else if (s.code() == Code::kCancelled) {
+    c->cancelled.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    c->errors.fetch_add(1, std::memory_order_relaxed);
+  }
+  return false;
+}
+
+}  // namespace
+
+bool TimedAcquire(Limiter& lim, uint32_t n, int64_t timeout_ns, int64_t cancel_at_ns, Grant* g,
+                  BlockingCounters* c) {
+  CancelCheck cancel;
+  if (cancel_at_ns > 0) cancel = CancelCheck{&CancelAt, &cancel_at_ns};
+  const int64_t started = MonotonicNowNs();
+  int64_t at = 0;
+  const Status s = lim.Acquire(n, timeout_ns, cancel, &at);
+  g->seen = MonotonicNowNs();
+  g->t = at;
+  g->permits = n;
+  return Outcome(s, started, g, c);
+}
+
+bool TimedAcquireLease(Limiter& lim, int64_t timeout_ns, int64_t cancel_at_ns, Grant* g, Lease* out,
+                       BlockingCounters* c) {
+  CancelCheck cancel;
+  if (cancel_at_ns > 0) cancel = CancelCheck{&CancelAt, &cancel_at_ns};
+  const int64_t started = MonotonicNowNs();
+  StatusOr<Lease> l = lim.AcquireLease(timeout_ns, cancel);
+  g->seen = MonotonicNowNs();
+  if (l.ok()) {
+    *out = *l;
+    g->t = l->granted_ns;
+    g->token = l->token;
+    g->end = l->expires_ns;
+    g->permits = 1;
+  }
+  return Outcome(l.status(), started, g, c);
 }
 
 double StressSeconds(double default_s) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "checker.h"
+#include "sluice/limiter.h"
 
 namespace sluice::stress {
 
@@ -132,6 +133,31 @@ class Rng {
  private:
   uint64_t s_;
 };
+
+// Counters of the blocking acquires of a run, in shared memory.
+struct BlockingCounters {
+  std::atomic<uint64_t> grants{0};     // Acquire returned OK
+  std::atomic<uint64_t> waited{0};     // ... with a grant time >= 20 us after the call began
+  std::atomic<uint64_t> timeouts{0};   // kTimeout
+  std::atomic<uint64_t> cancelled{0};  // kCancelled: a reservation or wait given back
+  std::atomic<uint64_t> early{0};      // returned OK before its own grant time (a bug)
+  std::atomic<uint64_t> errors{0};     // any other status (a bug)
+};
+
+// One blocking Limiter::Acquire as the stress workers make it: `timeout_ns`
+// as Acquire takes it (< 0: forever), cancelled (CancelCheck) once the
+// clock reaches `cancel_at_ns` (<= 0: no CancelCheck). On OK, *g gets the
+// grant time the library reports (the time the guarantee counts it at: a
+// reservation's future turn, a window's decision after its wait) and the
+// clock read once the call returned. Counts the outcome in *c. Returns
+// true when granted.
+bool TimedAcquire(Limiter& lim, uint32_t n, int64_t timeout_ns, int64_t cancel_at_ns, Grant* g,
+                  BlockingCounters* c);
+
+// The same for AcquireLease: on OK, *g gets granted_ns, token, expiry (as
+// `end`) and the clock read after the call returned; *out the lease.
+bool TimedAcquireLease(Limiter& lim, int64_t timeout_ns, int64_t cancel_at_ns, Grant* g, Lease* out,
+                       BlockingCounters* c);
 
 // Length of one hammer run: $SLUICE_STRESS_SECONDS if set, else 20 s with
 // SLUICE_LONG_TESTS, else `default_s`.
