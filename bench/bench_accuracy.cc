@@ -16,7 +16,7 @@
 
 #include "bench_util.h"
 #include "commands.h"
-#include "sluice/guarantee.h"
+#include "sluice/admin/guarantee.h"
 
 namespace sluice_bench {
 

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common.h"
 #include "platform.h"
 #include "shm_file.h"
 
@@ -28,15 +29,11 @@ constexpr int64_t kLockWaitNs = 5LL * 1000 * 1000 * 1000;
 constexpr int kMaxAttempts = 8;
 
 std::string WorldWritableMessage(uint32_t mode) {
-  char m[16];
-  std::snprintf(m, sizeof m, "%04o", mode);
-  return std::string("mode ") + m +
+  return "mode " + FormatMode(mode) +
          " is world-writable: any user on the host could write the segment and deny service to "
          "every process using it; use a group mode like 0660 (with OpenOptions::group), or set "
          "OpenOptions::allow_world_writable to accept that risk";
 }
-
-uint64_t RoundUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 Status NotFound(std::string_view ns, const std::string& path) {
   return Status(Code::kNotFound, "namespace '" + std::string(ns) + "' does not exist (" + path +

@@ -13,18 +13,12 @@
 #include <cstring>
 #include <vector>
 
+#include "common.h"
 #include "platform.h"
 #include "shm_file.h"
 
 namespace sluice::shm {
 namespace {
-
-Status ErrnoStatus(const std::string& what, int err) {
-  const Code code = (err == EACCES || err == EPERM) ? Code::kPermission
-                    : err == ENOENT                 ? Code::kNotFound
-                                                    : Code::kIo;
-  return Status(code, what + ": " + std::strerror(err));
-}
 
 const char* KindOf(mode_t m) {
   if (S_ISFIFO(m)) return "a FIFO (named pipe)";

@@ -1,11 +1,11 @@
-#include "sluice/budget_apply.h"
+#include "sluice/admin/budget_apply.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <string>
 
-#include "sluice/budget_file.h"
+#include "sluice/admin/budget_file.h"
 #include "sluice/duration.h"
 #include "sluice/segment.h"
 #include "support/test_namespace.h"

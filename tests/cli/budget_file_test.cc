@@ -1,4 +1,4 @@
-#include "sluice/budget_file.h"
+#include "sluice/admin/budget_file.h"
 
 #include <gtest/gtest.h>
 

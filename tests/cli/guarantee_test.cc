@@ -1,11 +1,11 @@
-#include "sluice/guarantee.h"
+#include "sluice/admin/guarantee.h"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "sluice/duration.h"
-#include "sluice/latency_histogram.h"
+#include "latency_histogram.h"
 #include "sluice/limiter.h"
 #include "support/test_namespace.h"
 

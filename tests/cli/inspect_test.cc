@@ -1,4 +1,4 @@
-#include "sluice/inspect.h"
+#include "inspect_format.h"
 
 #include <gtest/gtest.h>
 

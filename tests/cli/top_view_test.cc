@@ -1,4 +1,4 @@
-#include "sluice/top_view.h"
+#include "top_view.h"
 
 #include <gtest/gtest.h>
 

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "checker.h"
-#include "sluice/guarantee.h"
+#include "sluice/admin/guarantee.h"
 #include "sluice/limiter.h"
 #include "sluice/segment.h"
 #include "stress_support.h"

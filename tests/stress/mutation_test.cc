@@ -19,7 +19,7 @@
 #include <tuple>
 
 #include "checker.h"
-#include "sluice/guarantee.h"
+#include "sluice/admin/guarantee.h"
 #include "sluice/limiter_spec.h"
 #include "sluice/limiter.h"
 #include "stress_support.h"

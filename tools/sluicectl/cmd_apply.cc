@@ -4,8 +4,8 @@
 #include <memory>
 
 #include "commands.h"
-#include "sluice/budget_apply.h"
-#include "sluice/budget_file.h"
+#include "sluice/admin/budget_apply.h"
+#include "sluice/admin/budget_file.h"
 #include "sluice/segment.h"
 
 namespace sluicectl {

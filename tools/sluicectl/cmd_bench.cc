@@ -15,9 +15,9 @@
 
 #include "commands.h"
 #include "sluice/duration.h"
-#include "sluice/guarantee.h"
-#include "sluice/inspect.h"
-#include "sluice/latency_histogram.h"
+#include "sluice/admin/guarantee.h"
+#include "sluice/admin/inspect.h"
+#include "latency_histogram.h"
 #include "sluice/segment.h"
 
 namespace sluicectl {

@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "commands.h"
-#include "sluice/inspect.h"
+#include "inspect_format.h"
 
 namespace sluicectl {
 

@@ -14,8 +14,8 @@
 
 #include "commands.h"
 #include "sluice/duration.h"
-#include "sluice/inspect.h"
-#include "sluice/top_view.h"
+#include "inspect_format.h"
+#include "top_view.h"
 
 namespace sluicectl {
 namespace {

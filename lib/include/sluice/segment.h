@@ -18,7 +18,8 @@
 
 namespace sluice {
 
-class Mapping;  // internal
+class Mapping;            // internal
+struct SegmentInternals;  // internal
 
 struct OpenOptions {
   // Create the segment if it does not exist. An admin's open: refused
@@ -86,6 +87,7 @@ class SLUICE_EXPORT Segment {
   bool read_only() const;
 
  private:
+  friend struct SegmentInternals;  // internal: the admin library's access
   explicit Segment(std::shared_ptr<Mapping> m) : m_(std::move(m)) {}
   std::shared_ptr<Mapping> m_;
 };

@@ -1,9 +1,10 @@
-#include "sluice/top_view.h"
+#include "top_view.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
+#include "inspect_format.h"
 #include "sluice/duration.h"
 
 namespace sluice {

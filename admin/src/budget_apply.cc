@@ -1,13 +1,11 @@
 // Applying a budget: plan against the segment mapped read-only, then define.
-#include "sluice/budget_apply.h"
+#include "sluice/admin/budget_apply.h"
 
 #include <algorithm>
 #include <cstdio>
 
-#include "layout.h"
-#include "mapping.h"
-#include "params.h"
-#include "slot_table.h"
+#include "admin_access.h"
+#include "common.h"
 #include "sluice/segment.h"
 
 namespace sluice {
@@ -17,8 +15,6 @@ constexpr uint64_t kMiB = uint64_t{1} << 20;
 // A new segment's arena: what the file needs plus room for later updates.
 constexpr uint64_t kDefaultArena = 4 * kMiB;
 constexpr uint64_t kMaxBudgetArena = uint64_t{1} << 30;
-
-uint64_t Round64(uint64_t v) { return (v + 63) / 64 * 64; }
 
 // A limiter slot that exists in the segment (live or retired).
 struct Existing {
@@ -33,7 +29,7 @@ struct SegmentState {
   uint32_t used_slots = 0;  // including retired and half-initialised
   uint64_t arena_free = kDefaultArena;
   uint32_t mode = 0;
-  uid_t owner = 0;
+  Status owned;  // whether the caller owns the segment file
   std::vector<Existing> limiters;
 };
 
@@ -41,53 +37,37 @@ StatusOr<SegmentState> ReadSegment(const std::string& ns) {
   SegmentState st;
   OpenOptions o;
   o.read_only = true;
-  StatusOr<std::shared_ptr<Mapping>> m = Mapping::Open(ns, o);
-  if (!m.ok()) {
-    if (m.status().code() == Code::kNotFound) return st;
-    return m.status();
+  StatusOr<Segment> seg = Segment::Open(ns, o);
+  if (!seg.ok()) {
+    if (seg.status().code() == Code::kNotFound) return st;
+    return seg.status();
   }
-  const Mapping& map = **m;
+  const SegmentInfo info = seg->Info();
   st.exists = true;
-  st.capacity = map.capacity();
-  st.mode = map.header()->mode;
-  st.owner = map.owner_uid();
-  const Header* h = map.header();
-  const uint64_t used = h->arena_used.load(std::memory_order_relaxed);
-  st.arena_free = used >= h->arena_size ? 0 : h->arena_size - used;
-  for (uint32_t i = 0; i < map.capacity(); ++i) {
-    SlotLayout* slot = map.slot(i);
-    const SlotState s = StatusState(slot->status.load(std::memory_order_acquire));
-    if (s == kSlotEmpty) break;
+  st.capacity = info.capacity;
+  st.mode = info.mode;
+  st.owned = admin_access::CheckOwnedByCaller(*seg);
+  st.arena_free = info.arena_used >= info.arena_bytes ? 0 : info.arena_bytes - info.arena_used;
+  for (const admin_access::SlotEntry& e : admin_access::ListSlots(*seg)) {
     ++st.used_slots;
-    if (s != kSlotReady && s != kSlotUpdating && s != kSlotRetired) continue;
-    StatusOr<ActiveParams> p =
-        LoadParams(map, slot, slot->params_off.load(std::memory_order_acquire));
-    if (!p.ok()) return Status(Code::kCorrupt, Segment::PathFor(ns) + ": " + p.status().message());
-    st.limiters.push_back({slots::NameOf(*slot), p->spec, s == kSlotRetired});
+    if (e.use != admin_access::SlotUse::kLive && e.use != admin_access::SlotUse::kRetired) continue;
+    if (!e.params.ok()) return Status(Code::kCorrupt, info.path + ": " + e.params.message());
+    st.limiters.push_back({e.name, e.spec, e.use == admin_access::SlotUse::kRetired});
   }
   return st;
 }
 
 // Arena bytes a define of `after` may allocate (upper bound).
 uint64_t ArenaCost(const ApplyItem& item) {
-  const uint64_t rec = sizeof(ParamsRecord);
   switch (item.action) {
     case ApplyAction::kCreate:
-      return rec + Round64(RingBytes(item.after));
+      return admin_access::DefineArenaBytes(nullptr, item.after);
     case ApplyAction::kUpdate:
     case ApplyAction::kRevive:
-      if (item.before == item.after) return 0;
-      return 2 * rec +
-             (RingBytes(item.before) == RingBytes(item.after) ? 0 : Round64(RingBytes(item.after)));
+      return admin_access::DefineArenaBytes(&item.before, item.after);
     default:
       return 0;
   }
-}
-
-std::string Octal(uint32_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", mode);
-  return buf;
 }
 
 }  // namespace
@@ -129,7 +109,7 @@ StatusOr<ApplyReport> PlanBudget(const Budget& budget, const ApplyOptions& optio
   // Applying writes as the namespace's admin: never into a segment another
   // user created (it could change or retire what we define).
   if (seg->exists) {
-    if (Status s = CheckOwner(seg->owner, Segment::PathFor(r.ns), r.ns); !s.ok()) return s;
+    if (!seg->owned.ok()) return seg->owned;
   }
   r.creates_segment = !seg->exists;
   r.segment_mode = seg->mode;
@@ -201,7 +181,7 @@ StatusOr<ApplyReport> ApplyBudget(const Budget& budget, const ApplyOptions& opti
   o.allow_world_writable = budget.allow_world_writable;
   uint64_t need = 0;
   for (const ApplyItem& i : plan->items) need += ArenaCost(i);
-  o.arena_bytes = std::max(kDefaultArena, Round64(need) + kDefaultArena);
+  o.arena_bytes = std::max(kDefaultArena, RoundUp(need, 64) + kDefaultArena);
   StatusOr<Segment> seg = Segment::Open(plan->ns, o);
   if (!seg.ok()) return seg.status();
   // Everything that could fail was checked by the plan; what fails now is a
@@ -261,14 +241,14 @@ std::string FormatApplyReport(const ApplyReport& r) {
   }
   std::string head = r.dry_run ? "would apply" : "applied";
   out += head + " to namespace '" + r.ns + "'" +
-         (r.creates_segment
-              ? " (new segment " + Segment::PathFor(r.ns) + ", mode " + Octal(r.file_mode) + ")"
-              : "") +
+         (r.creates_segment ? " (new segment " + Segment::PathFor(r.ns) + ", mode " +
+                                  FormatMode(r.file_mode) + ")"
+                            : "") +
          ": " + std::to_string(changed) + " change" + (changed == 1 ? "" : "s") +
          (kept ? ", " + std::to_string(kept) + " kept that are not in the file" : "") + "\n";
   if (!r.creates_segment && r.segment_mode != r.file_mode) {
-    out += "note: segment mode is " + Octal(r.segment_mode) + ", file says " + Octal(r.file_mode) +
-           " (mode applies when the segment is created)\n";
+    out += "note: segment mode is " + FormatMode(r.segment_mode) + ", file says " +
+           FormatMode(r.file_mode) + " (mode applies when the segment is created)\n";
   }
   return out;
 }

@@ -1,13 +1,11 @@
-#include "sluice/inspect.h"
+#include "inspect_format.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
-#include "mapping.h"
-#include "params.h"
+#include "common.h"
 #include "printable.h"
-#include "slot_table.h"
 #include "sluice/duration.h"
 
 namespace sluice {
@@ -42,12 +40,6 @@ std::string Short(double v) {
   return buf;
 }
 
-std::string Octal(uint32_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", mode);
-  return buf;
-}
-
 std::string Pad(const std::string& s, size_t w) {
   return s.size() >= w ? s : s + std::string(w - s.size(), ' ');
 }
@@ -72,84 +64,6 @@ std::string ParamsJson(const LimiterSpec& s) {
 }
 
 }  // namespace
-
-const char* AllocationStateName(AllocationState s) {
-  switch (s) {
-    case AllocationState::kNone:
-      return "none";
-    case AllocationState::kValid:
-      return "valid";
-    case AllocationState::kExpired:
-      return "expired";
-  }
-  return "?";
-}
-
-const LimiterRow* Snapshot::Find(std::string_view name) const {
-  for (const LimiterRow& r : rows) {
-    if (r.name == name) return &r;
-  }
-  return nullptr;
-}
-
-StatusOr<Inspector> Inspector::Open(std::string_view ns) {
-  OpenOptions o;
-  o.read_only = true;
-  StatusOr<Segment> seg = Segment::Open(ns, o);
-  if (!seg.ok()) return seg.status();
-  StatusOr<std::shared_ptr<Mapping>> raw = Mapping::Open(ns, o);
-  if (!raw.ok()) return raw.status();
-  return Inspector(std::move(*seg), std::move(*raw));
-}
-
-Snapshot Inspector::Take() const { return TakeAt(MonotonicNowNs()); }
-
-Snapshot Inspector::TakeAt(int64_t now) const {
-  Snapshot s;
-  s.info = seg_.Info();
-  s.taken_ns = now;
-  // Slot by slot (not Segment::List, which skips slots that fail
-  // validation): a corrupt limiter is shown as such, never dropped.
-  for (uint32_t i : slots::List(*raw_)) {
-    SlotLayout* slot = raw_->slot(i);
-    LimiterRow r;
-    r.name = slots::NameOf(*slot);
-    StatusOr<ActiveParams> p =
-        LoadParams(*raw_, slot, slot->params_off.load(std::memory_order_acquire));
-    StatusOr<Limiter> found = p.ok() ? seg_.Find(r.name) : StatusOr<Limiter>(p.status());
-    if (!found.ok()) {
-      r.corrupt = found.status().message();
-      s.rows.push_back(std::move(r));
-      continue;
-    }
-    const Limiter& l = *found;
-    r.spec = l.spec();
-    r.stats = l.stats();
-    r.level = l.LevelAt(now);
-    if (r.spec.global) {
-      r.allocation = slot->allocation.load(std::memory_order_relaxed);
-      r.allocation_expires_ns = slot->allocation_expires_ns.load(std::memory_order_relaxed);
-      r.allocation_state = r.allocation_expires_ns == 0    ? AllocationState::kNone
-                           : r.allocation_expires_ns > now ? AllocationState::kValid
-                                                           : AllocationState::kExpired;
-    }
-    s.rows.push_back(std::move(r));
-  }
-  return s;
-}
-
-double SteadyRatePerSecond(const LimiterSpec& s) {
-  switch (s.algorithm) {
-    case Algorithm::kGcra:
-      return double(s.rate) * 1e9 / double(s.period_ns);
-    case Algorithm::kWindow:
-    case Algorithm::kSliding:
-      return double(s.limit) * 1e9 / double(s.window_ns);
-    case Algorithm::kLease:
-      return double(s.holders) * 1e9 / double(s.ttl_ns);
-  }
-  return 0;
-}
 
 std::string FormatTable(const Snapshot& snap) {
   size_t w = 4;
@@ -320,7 +234,7 @@ std::string RowToJson(const LimiterRow& r, int64_t now) {
 std::string SnapshotToJson(const Snapshot& s) {
   std::string out =
       "{\"namespace\":" + JsonQuote(s.info.ns) + ",\"path\":" + JsonQuote(s.info.path) +
-      ",\"layout_version\":" + U(s.info.layout_version) + ",\"mode\":\"" + Octal(s.info.mode) +
+      ",\"layout_version\":" + U(s.info.layout_version) + ",\"mode\":\"" + FormatMode(s.info.mode) +
       "\",\"capacity\":" + U(s.info.capacity) + ",\"used_slots\":" + U(s.info.used_slots) +
       ",\"arena_bytes\":" + U(s.info.arena_bytes) + ",\"arena_used\":" + U(s.info.arena_used) +
       ",\"limiters\":[";

@@ -1,4 +1,4 @@
-#include "sluice/latency_histogram.h"
+#include "latency_histogram.h"
 
 #include <algorithm>
 #include <bit>

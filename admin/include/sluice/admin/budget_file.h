@@ -10,8 +10,8 @@
 // types, ranges, durations, required keys, names) and reports the first
 // problem as "FILE:LINE:COL: message". Nothing here touches a segment; see
 // budget_apply.h for that.
-#ifndef SLUICE_BUDGET_FILE_H_
-#define SLUICE_BUDGET_FILE_H_
+#ifndef SLUICE_ADMIN_BUDGET_FILE_H_
+#define SLUICE_ADMIN_BUDGET_FILE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +21,6 @@
 #include <string_view>
 #include <vector>
 
-#include "sluice/export.h"
 #include "sluice/limiter_spec.h"
 #include "sluice/status.h"
 
@@ -62,7 +61,7 @@ struct Budget {
 };
 
 // Parses and validates budget-file text. `source` names it in errors.
-SLUICE_EXPORT StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source);
+StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source);
 
 // The largest budget file read: a longer input (/dev/zero, a runaway pipe)
 // is refused after reading this many bytes, never buffered whole.
@@ -71,10 +70,10 @@ constexpr size_t kMaxBudgetBytes = size_t{1} << 20;  // 1 MiB
 // Reads `path` and parses it (errors name `path`). kNotFound / kIo /
 // kPermission when the file cannot be read, kInvalidArgument when invalid
 // or larger than kMaxBudgetBytes.
-SLUICE_EXPORT StatusOr<Budget> LoadBudgetFile(const std::string& path);
+StatusOr<Budget> LoadBudgetFile(const std::string& path);
 // The same for an open stream (e.g. standard input), named `source` in errors.
-SLUICE_EXPORT StatusOr<Budget> ReadBudget(std::istream& in, const std::string& source);
+StatusOr<Budget> ReadBudget(std::istream& in, const std::string& source);
 
 }  // namespace sluice
 
-#endif  // SLUICE_BUDGET_FILE_H_
+#endif  // SLUICE_ADMIN_BUDGET_FILE_H_

@@ -1,4 +1,4 @@
-#include "sluice/guarantee.h"
+#include "sluice/admin/guarantee.h"
 
 #include <cassert>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "sluice/budget_file.h"
+#include "sluice/admin/budget_file.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -8,6 +8,7 @@
 #include <fstream>
 #include <istream>
 
+#include "common.h"
 #include "printable.h"
 #include "spec_toml.h"
 
@@ -191,10 +192,8 @@ StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source) {
     }
   }
   if ((b.mode & 0002) != 0 && !b.allow_world_writable) {
-    char m[16];
-    std::snprintf(m, sizeof m, "%04o", b.mode);
     return Status(Code::kInvalidArgument,
-                  b.ErrorAt(b.mode_pos, std::string("mode ") + m +
+                  b.ErrorAt(b.mode_pos, "mode " + FormatMode(b.mode) +
                                             " is world-writable: any user on the host could write "
                                             "the segment and deny service to every process using "
                                             "it; use a group mode like \"0660\", or add "
@@ -224,11 +223,7 @@ StatusOr<Budget> LoadBudgetFile(const std::string& path) {
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    const int err = errno;
-    const Code code = err == ENOENT                     ? Code::kNotFound
-                      : (err == EACCES || err == EPERM) ? Code::kPermission
-                                                        : Code::kIo;
-    return Status(code, path + ": cannot read: " + std::strerror(err));
+    return ErrnoStatus(path + ": cannot read", errno);
   }
   return ReadBudget(in, path);
 }

@@ -1,7 +1,7 @@
 // `sluicectl top`: rates derived from successive snapshots, and the screen
 // they render to (plain text lines; the tool adds the terminal escapes).
-#ifndef SLUICE_TOP_VIEW_H_
-#define SLUICE_TOP_VIEW_H_
+#ifndef SLUICECTL_TOP_VIEW_H_
+#define SLUICECTL_TOP_VIEW_H_
 
 #include <cstdint>
 #include <deque>
@@ -10,14 +10,13 @@
 #include <string_view>
 #include <vector>
 
-#include "sluice/export.h"
-#include "sluice/inspect.h"
+#include "sluice/admin/inspect.h"
 
 namespace sluice {
 
 // Keeps each limiter's counters over the last `history_ns` and derives
 // rates from them. Not thread-safe.
-class SLUICE_EXPORT RateTracker {
+class RateTracker {
  public:
   explicit RateTracker(int64_t history_ns = 61'000'000'000);
 
@@ -49,7 +48,7 @@ class SLUICE_EXPORT RateTracker {
 
 // Block characters for `values` scaled to `max` (values < 0: blank). UTF-8
 // "▁▂▃▄▅▆▇█", or with ascii " .:-=+*#" (one byte per column).
-SLUICE_EXPORT std::string Sparkline(const std::vector<double>& values, double max, bool ascii);
+std::string Sparkline(const std::vector<double>& values, double max, bool ascii);
 
 struct TopOptions {
   int width = 80;
@@ -60,9 +59,9 @@ struct TopOptions {
 };
 
 // The screen: exactly `height` lines, each at most `width` columns.
-SLUICE_EXPORT std::vector<std::string> RenderTop(const Snapshot& snap, const RateTracker& rates,
-                                                 const TopOptions& options);
+std::vector<std::string> RenderTop(const Snapshot& snap, const RateTracker& rates,
+                                   const TopOptions& options);
 
 }  // namespace sluice
 
-#endif  // SLUICE_TOP_VIEW_H_
+#endif  // SLUICECTL_TOP_VIEW_H_

@@ -4,8 +4,8 @@
 // Reading never blocks and never writes: every field is a relaxed load of a
 // word the limiters keep up to date, so a snapshot is a consistent view of
 // each word, not of the whole segment.
-#ifndef SLUICE_INSPECT_H_
-#define SLUICE_INSPECT_H_
+#ifndef SLUICE_ADMIN_INSPECT_H_
+#define SLUICE_ADMIN_INSPECT_H_
 
 #include <cstdint>
 #include <memory>
@@ -13,7 +13,6 @@
 #include <string_view>
 #include <vector>
 
-#include "sluice/export.h"
 #include "sluice/limiter.h"
 #include "sluice/limiter_spec.h"
 #include "sluice/segment.h"
@@ -21,15 +20,13 @@
 
 namespace sluice {
 
-class Mapping;
-
 // Fleet limiters: this host's allocation from the allotter and its lease.
 enum class AllocationState {
   kNone,     // no allocation has arrived: the host runs on its safe share
   kValid,    // allocation leased until allocation_expires_ns
   kExpired,  // the lease lapsed: back on the safe share
 };
-SLUICE_EXPORT const char* AllocationStateName(AllocationState s);  // "none", ...
+const char* AllocationStateName(AllocationState s);  // "none", ...
 
 struct LimiterRow {
   std::string name;  // raw bytes from the segment: escape before printing
@@ -52,7 +49,7 @@ struct Snapshot {
 };
 
 // Read-only view of one namespace. Thread-compatible.
-class SLUICE_EXPORT Inspector {
+class Inspector {
  public:
   // Maps namespace `ns` read-only (kNotFound if it does not exist).
   static StatusOr<Inspector> Open(std::string_view ns);
@@ -62,32 +59,14 @@ class SLUICE_EXPORT Inspector {
   const Segment& segment() const { return seg_; }
 
  private:
-  Inspector(Segment seg, std::shared_ptr<Mapping> raw)
-      : seg_(std::move(seg)), raw_(std::move(raw)) {}
+  explicit Inspector(Segment seg) : seg_(std::move(seg)) {}
   Segment seg_;
-  std::shared_ptr<Mapping> raw_;  // same object, for the fleet words
 };
 
 // Permits per second the spec allows in the long run (gcra rate/period,
 // sliding and window limit/window, lease holders/ttl).
-SLUICE_EXPORT double SteadyRatePerSecond(const LimiterSpec& spec);
-
-// `ls`: a header line and one line per limiter, columns aligned.
-SLUICE_EXPORT std::string FormatTable(const Snapshot& snap);
-// `show`: one "key: value" line per field.
-SLUICE_EXPORT std::string FormatShow(const LimiterRow& row, int64_t now_ns);
-
-// JSON (one object, no trailing newline). Field names are stable and listed
-// in docs/sluicectl.md; durations are integer nanoseconds (*_ns).
-SLUICE_EXPORT std::string RowToJson(const LimiterRow& row, int64_t now_ns);
-SLUICE_EXPORT std::string SnapshotToJson(const Snapshot& snap);
-// A JSON string literal with quotes and escapes. Always valid JSON and
-// UTF-8: control bytes become \u00XX, each byte of an invalid UTF-8
-// sequence becomes U+FFFD.
-SLUICE_EXPORT std::string JsonQuote(std::string_view s);
-// `s` for a terminal: bytes outside printable ASCII as \xNN.
-SLUICE_EXPORT std::string EscapeForDisplay(std::string_view s);
+double SteadyRatePerSecond(const LimiterSpec& spec);
 
 }  // namespace sluice
 
-#endif  // SLUICE_INSPECT_H_
+#endif  // SLUICE_ADMIN_INSPECT_H_

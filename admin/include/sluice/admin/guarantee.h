@@ -8,15 +8,14 @@
 //
 // Used by `sluicectl bench`, the stress tests and the benchmark scripts.
 // Pure functions; thread-safe.
-#ifndef SLUICE_GUARANTEE_H_
-#define SLUICE_GUARANTEE_H_
+#ifndef SLUICE_ADMIN_GUARANTEE_H_
+#define SLUICE_ADMIN_GUARANTEE_H_
 
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "sluice/export.h"
 #include "sluice/limiter_spec.h"
 
 namespace sluice {
@@ -44,13 +43,12 @@ struct GuaranteeReport {
 // Checks grant times (CLOCK_MONOTONIC ns, e.g. Decision::now_ns) against
 // `spec`'s bound. A grant of k permits appears k times. O(n).
 // REQUIRES: grant_ns is sorted ascending; spec.Validate() is OK.
-SLUICE_EXPORT GuaranteeReport CheckGuarantee(const LimiterSpec& spec,
-                                             std::span<const int64_t> grant_ns);
+GuaranteeReport CheckGuarantee(const LimiterSpec& spec, std::span<const int64_t> grant_ns);
 
 // The greatest number of grants the guarantee allows in a run of
 // `duration_ns` (the best achievable count; for bench's "expected" rate).
-SLUICE_EXPORT double MaxGrantsIn(const LimiterSpec& spec, int64_t duration_ns);
+double MaxGrantsIn(const LimiterSpec& spec, int64_t duration_ns);
 
 }  // namespace sluice
 
-#endif  // SLUICE_GUARANTEE_H_
+#endif  // SLUICE_ADMIN_GUARANTEE_H_

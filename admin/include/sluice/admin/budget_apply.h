@@ -11,14 +11,13 @@
 // Limiters in the segment but not in the file are kept and reported
 // (kMissing); with `prune` they are retired (Segment::Retire: hidden from
 // find/list, their state kept, handles already open keep working).
-#ifndef SLUICE_BUDGET_APPLY_H_
-#define SLUICE_BUDGET_APPLY_H_
+#ifndef SLUICE_ADMIN_BUDGET_APPLY_H_
+#define SLUICE_ADMIN_BUDGET_APPLY_H_
 
 #include <string>
 #include <vector>
 
-#include "sluice/budget_file.h"
-#include "sluice/export.h"
+#include "sluice/admin/budget_file.h"
 #include "sluice/limiter_spec.h"
 #include "sluice/status.h"
 
@@ -39,7 +38,7 @@ enum class ApplyAction {
   kRetire,     // in the segment, not in the file: retired (--prune)
 };
 // "create", "update", "unchanged", "revive", "keep", "retire".
-SLUICE_EXPORT const char* ApplyActionName(ApplyAction a);
+const char* ApplyActionName(ApplyAction a);
 
 struct ApplyItem {
   std::string name;
@@ -63,16 +62,16 @@ struct ApplyReport {
 
 // Checks `budget` against the segment as it is now; changes nothing.
 // Errors read "FILE:LINE:COL: message".
-SLUICE_EXPORT StatusOr<ApplyReport> PlanBudget(const Budget& budget, const ApplyOptions& options);
+StatusOr<ApplyReport> PlanBudget(const Budget& budget, const ApplyOptions& options);
 
 // Plans, then (unless dry_run) applies. If the plan fails nothing changes.
-SLUICE_EXPORT StatusOr<ApplyReport> ApplyBudget(const Budget& budget, const ApplyOptions& options);
+StatusOr<ApplyReport> ApplyBudget(const Budget& budget, const ApplyOptions& options);
 
 // Human-readable report, one line per limiter:
 //   "+ name  gcra rate=100 period=1s burst=10" (create)
 //   "~ name  sliding limit=5 -> 10" ... then a summary line.
-SLUICE_EXPORT std::string FormatApplyReport(const ApplyReport& report);
+std::string FormatApplyReport(const ApplyReport& report);
 
 }  // namespace sluice
 
-#endif  // SLUICE_BUDGET_APPLY_H_
+#endif  // SLUICE_ADMIN_BUDGET_APPLY_H_

@@ -2,17 +2,15 @@
 // sub-buckets per power of two (relative error <= 1/16). Plain array of
 // counters, so it can live in shared memory and be merged (sluicectl bench).
 // Not thread-safe; one per writer.
-#ifndef SLUICE_LATENCY_HISTOGRAM_H_
-#define SLUICE_LATENCY_HISTOGRAM_H_
+#ifndef SLUICECTL_LATENCY_HISTOGRAM_H_
+#define SLUICECTL_LATENCY_HISTOGRAM_H_
 
 #include <cstdint>
 #include <type_traits>
 
-#include "sluice/export.h"
-
 namespace sluice {
 
-struct SLUICE_EXPORT LatencyHistogram {
+struct LatencyHistogram {
   static constexpr int kSubBits = 4;
   static constexpr int kBuckets = (64 - kSubBits + 1) << kSubBits;
 
@@ -33,4 +31,4 @@ static_assert(std::is_trivially_copyable_v<LatencyHistogram>);
 
 }  // namespace sluice
 
-#endif  // SLUICE_LATENCY_HISTOGRAM_H_
+#endif  // SLUICECTL_LATENCY_HISTOGRAM_H_
