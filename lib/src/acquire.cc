@@ -143,7 +143,7 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
     return std::nullopt;
   };
   uint64_t stale_off = 0;  // gcra: the record a reservation last found stale
-  for (int attempt = 0;; ++attempt) {
+  for (;;) {
     const ActiveParams* p = Params();
     switch (p->spec.algorithm) {
       case Algorithm::kGcra: {
@@ -167,20 +167,21 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
         if (permits > p->ring.len) return *take_turn(*p, false, -1, 0, [] {});
         // permits <= limit <= kMaxSlidingLimit: a bounded allocation.
         std::vector<sliding::Undo> undo(permits);
-        sliding::Reservation r = sliding::Reserve(p->ring, permits, now, max_wait(), undo.data());
-        if (r.sealed) {
-          Reload();
-          if (attempt >= kSealedRetries) {
-            // An updater died half way: finish its change, then wait a little.
-            slots::Repair(*m_, index_);
-            if (deadline >= 0 && now >= deadline) return *take_turn(*p, false, 0, 0, [] {});
-            if (!platform::SleepUntil(now + kNanosPerMilli, cancel)) return CancelledStatus();
-            now = platform::NowNs();
-          }
+        sliding::Reservation r;
+        const ActiveParams* used = p;
+        if (!RetryOnSealed([&](const ActiveParams& q) {
+              used = &q;
+              r = sliding::Reserve(q.ring, permits, now, max_wait(), undo.data());
+              return !r.sealed;
+            })) {
+          // An updater died half way and was repaired: wait a little.
+          if (deadline >= 0 && now >= deadline) return *take_turn(*p, false, 0, 0, [] {});
+          if (!platform::SleepUntil(now + kNanosPerMilli, cancel)) return CancelledStatus();
+          now = platform::NowNs();
           continue;
         }
-        if (auto s = take_turn(*p, r.ok, r.retry_after_ns, r.grant_ns, [&] {
-              sliding::Refund(p->ring, permits, undo.data(), r.grant_ns);
+        if (auto s = take_turn(*used, r.ok, r.retry_after_ns, r.grant_ns, [&] {
+              sliding::Refund(used->ring, permits, undo.data(), r.grant_ns);
             })) {
           return *s;
         }
@@ -240,22 +241,18 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
   Status s = WaitForLease(
       slot_,
       [&](int64_t now, int64_t* retry) {
-        for (int attempt = 0; attempt < kSealedRetries; ++attempt) {
-          const ActiveParams* p = Params();
-          if (p->spec.algorithm != Algorithm::kLease) return false;
-          lease::Grant g = lease::TryAcquire(p->table, now, /*real_time=*/true);
-          if (g.sealed) {
-            Reload();
-            continue;
-          }
+        bool ok = false;
+        *retry = kNanosPerMilli;  // if an updater's change is stuck
+        RetryOnSealed([&](const ActiveParams& p) {
+          if (p.spec.algorithm != Algorithm::kLease) return true;
+          lease::Grant g = lease::TryAcquire(p.table, now, /*real_time=*/true);
+          if (g.sealed) return false;
           *retry = g.retry_after_ns;
           if (g.ok) out = g.lease;
-          return g.ok;
-        }
-        // Still sealed with nothing new published: an updater died half way.
-        slots::Repair(*m_, index_);
-        *retry = kNanosPerMilli;
-        return false;
+          ok = g.ok;
+          return true;
+        });
+        return ok;
       },
       deadline, Params()->spec.reclaim, cancel, &scope);
   Count(s.ok(), 1, platform::NowNs());
@@ -270,21 +267,21 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
 StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
-  for (int attempt = 0; attempt < kSealedRetries; ++attempt) {
-    const ActiveParams* p = Params();
-    if (p->spec.algorithm != Algorithm::kLease) {
-      return Status(Code::kInvalidArgument, "limiter '" + name() + "' is not a lease limiter");
-    }
-    lease::Grant g = lease::TryAcquire(p->table, now_ns, /*real_time=*/false);
-    if (g.sealed) {
-      Reload();
-      continue;
-    }
-    Count(g.ok, 1, now_ns);
-    if (g.ok) return g.lease;
-    return Status(Code::kTimeout, "all " + std::to_string(p->spec.holders) + " leases are held");
+  if (Params()->spec.algorithm != Algorithm::kLease) {
+    return Status(Code::kInvalidArgument, "limiter '" + name() + "' is not a lease limiter");
   }
-  return Status(Code::kTimeout, "lease table is being resized");
+  lease::Grant g;
+  uint64_t holders = 0;
+  if (!RetryOnSealed([&](const ActiveParams& p) {
+        g = lease::TryAcquire(p.table, now_ns, /*real_time=*/false);
+        holders = p.spec.holders;
+        return !g.sealed;
+      })) {
+    return Status(Code::kTimeout, "lease table is being resized");
+  }
+  Count(g.ok, 1, now_ns);
+  if (g.ok) return g.lease;
+  return Status(Code::kTimeout, "all " + std::to_string(holders) + " leases are held");
 }
 
 Status Limiter::ReleaseLease(const Lease& lease) {

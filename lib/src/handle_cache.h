@@ -9,6 +9,8 @@
 #include "layout.h"
 #include "mapping.h"
 #include "params.h"
+#include "slot_table.h"
+#include "sluice/limiter.h"
 
 namespace sluice {
 
@@ -49,6 +51,17 @@ struct HandleCache {
   void DropIfForked();
   ~HandleCache();
 };
+
+template <typename Fn>
+bool Limiter::RetryOnSealed(Fn&& try_once) const {
+  for (int attempt = 0; attempt < kSealedRetries; ++attempt) {
+    if (try_once(*Params())) return true;
+    Reload();  // a resize retired what we used: take the new parameters
+  }
+  // Still sealed with nothing new published: an updater died half way.
+  slots::Repair(*m_, index_);
+  return false;
+}
 
 }  // namespace sluice
 

@@ -193,32 +193,29 @@ Decision Limiter::TryAcquireAt(uint32_t permits, int64_t now) {
 }
 
 Decision Limiter::Decide(uint32_t permits, int64_t now) const {
-  Decision d;
-  for (int attempt = 0; attempt < kSealedRetries; ++attempt) {
-    const ActiveParams* p = Params();
-    const gcra::ParamsGuard guard{&slot_->params_off, p->off};
+  Decision d(false, now, kNanosPerMilli);  // if an updater's change is stuck
+  RetryOnSealed([&](const ActiveParams& p) {
+    const gcra::ParamsGuard guard{&slot_->params_off, p.off};
     bool sealed = false;  // or stale: the parameters changed; decide again
-    switch (p->spec.algorithm) {
+    Decision x;
+    switch (p.spec.algorithm) {
       case Algorithm::kGcra:
-        d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &sealed);
+        x = gcra::TryAcquire(slot_->state, p.gcra, permits, now, guard, &sealed);
         break;
       case Algorithm::kWindow:
-        d = window::TryAcquire(slot_->state, p->window, permits, now, guard, &sealed,
-                               &slot_->token);
+        x = window::TryAcquire(slot_->state, p.window, permits, now, guard, &sealed, &slot_->token);
         break;
       case Algorithm::kSliding:
-        d = sliding::TryAcquire(p->ring, permits, now, &sealed);
+        x = sliding::TryAcquire(p.ring, permits, now, &sealed);
         break;
       case Algorithm::kLease:
-        d = lease::TryAcquireN(p->table, permits, now, &sealed);
+        x = lease::TryAcquireN(p.table, permits, now, &sealed);
         break;
     }
-    if (!sealed) return d;
-    Reload();  // the ring was retired by a resize: use the new one
-  }
-  // Still sealed with nothing new published: an updater died half way.
-  slots::Repair(*m_, index_);
-  return Decision(false, now, kNanosPerMilli);
+    if (!sealed) d = x;
+    return !sealed;
+  });
+  return d;
 }
 
 std::string Limiter::name() const { return slots::NameOf(*slot_); }

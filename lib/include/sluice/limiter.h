@@ -140,6 +140,13 @@ class SLUICE_EXPORT Limiter {
   const ActiveParams* Reload() const;
   void Count(bool granted, uint32_t permits, int64_t now) const;
   Decision Decide(uint32_t permits, int64_t now) const;  // uncounted
+  // The one "decide with the current parameters" loop: calls try_once(p),
+  // which returns false when it met a ring sealed by a resize or a stale
+  // record, reloading between tries; after kSealedRetries it repairs a
+  // change an updater left half done and returns false (the caller denies
+  // and looks again ~1 ms later). Defined in handle_cache.h.
+  template <typename Fn>
+  bool RetryOnSealed(Fn&& try_once) const;
   Decision DecideAndCount(uint32_t permits, int64_t now) const;
 
   std::shared_ptr<Mapping> m_;
