@@ -111,10 +111,8 @@ struct SignalPoll {
 };
 
 Status NeverGranted(Limiter& l, uint32_t permits) {
-  const LimiterSpec s = l.spec();
-  return Status(Code::kInvalidArgument, std::to_string(permits) +
-                                            " permits can never be granted by " + s.Describe() +
-                                            " (capacity " + std::to_string(s.Capacity()) + ")");
+  const Status s = l.spec().CheckPermits(permits);
+  return s.ok() ? Status(Code::kInvalidArgument, "permits exceed the limiter's capacity") : s;
 }
 
 void CheckPermits(uint32_t permits) {

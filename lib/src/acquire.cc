@@ -35,9 +35,12 @@ int64_t DeadlineAfter(int64_t now, int64_t timeout_ns) {
   return now + timeout_ns;
 }
 Status TooManyPermits(uint32_t n, const LimiterSpec& s) {
-  return Status(Code::kInvalidArgument, std::to_string(n) + " permits can never be granted by " +
-                                            s.Describe() + " (capacity " +
-                                            std::to_string(s.Capacity()) + ")");
+  Status st = s.CheckPermits(n);
+  // A "never" answer from a decision whose parameters changed since: still
+  // an invalid request, described under the parameters it was refused by.
+  return st.ok() ? Status(Code::kInvalidArgument, std::to_string(n) + " permits exceed " +
+                                                      s.Describe() + " while it was in force")
+                 : st;
 }
 
 // Registers a sleeper for the span of a wait (the "waiting" gauge).

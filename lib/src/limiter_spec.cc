@@ -163,6 +163,14 @@ uint64_t LimiterSpec::Capacity() const {
   return 0;
 }
 
+Status LimiterSpec::CheckPermits(uint64_t permits) const {
+  if (permits == 0) return Status(Code::kInvalidArgument, "permits must be >= 1");
+  if (permits <= Capacity()) return Status::OK();
+  return Status(Code::kInvalidArgument, std::to_string(permits) +
+                                            " permits can never be granted by " + Describe() +
+                                            " (capacity " + std::to_string(Capacity()) + ")");
+}
+
 Status ValidateName(std::string_view name, const char* what) {
   auto bad = [&](const std::string& why) {
     return Status(Code::kInvalidArgument,

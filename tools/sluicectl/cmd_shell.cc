@@ -72,8 +72,8 @@ void AddAcquire(CLI::App& app, int* exit_code) {
     if (timeout == 0) {
       const sluice::Decision d = lim->TryAcquire(o->permits);
       if (d.denial == sluice::Denial::kNever) {
-        *exit_code = Fail(std::to_string(o->permits) + " permits can never be granted by " +
-                          lim->spec().Describe());
+        const sluice::Status never = lim->spec().CheckPermits(o->permits);
+        *exit_code = Fail(never.ok() ? "permits exceed the limiter's capacity" : never.message());
         return;
       }
       if (d.denial == sluice::Denial::kReadOnly) {

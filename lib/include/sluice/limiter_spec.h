@@ -26,11 +26,11 @@ SLUICE_EXPORT std::optional<Algorithm> ParseAlgorithm(std::string_view name);
 
 // Limits on parameters (validation rejects anything outside them).
 constexpr int kMaxNameLength = 63;
-constexpr int64_t kMinDurationNs = 1000;                       // 1 us
+constexpr int64_t kMinDurationNs = 1000;                                   // 1 us
 constexpr int64_t kMaxDurationNs = int64_t{366} * 24 * 3600 * 1000000000;  // 366 days
 constexpr uint64_t kMaxRate = uint64_t{1} << 40;
-constexpr uint64_t kMaxWindowLimit = (uint64_t{1} << 24) - 1;   // packed counter
-constexpr uint64_t kMaxSlidingLimit = uint64_t{1} << 20;        // one word per permit
+constexpr uint64_t kMaxWindowLimit = (uint64_t{1} << 24) - 1;  // packed counter
+constexpr uint64_t kMaxSlidingLimit = uint64_t{1} << 20;       // one word per permit
 constexpr uint64_t kMaxHolders = uint64_t{1} << 16;
 
 // Plain value type. Only the fields of `algorithm` are meaningful.
@@ -66,6 +66,9 @@ struct SLUICE_EXPORT LimiterSpec {
   std::string Describe() const;
   // The permits one caller can ever get at once (burst, limit or holders).
   uint64_t Capacity() const;
+  // OK if `permits` can ever be granted at once (1..Capacity()); else
+  // kInvalidArgument saying so ("N permits can never be granted by ...").
+  Status CheckPermits(uint64_t permits) const;
 
   bool operator==(const LimiterSpec&) const = default;
 };
