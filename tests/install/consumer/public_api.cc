@@ -84,6 +84,9 @@ void SpecApi() {
   }
   CHECK(g.Capacity() == 3 && w.Capacity() == 5 && s.Capacity() == 5 && l.Capacity() == 2);
   CHECK(s.Describe() == "sliding limit=5 window=800ms");
+  CHECK(s.CheckPermits(5).ok() && s.CheckPermits(0).code() == sluice::Code::kInvalidArgument);
+  CHECK(s.CheckPermits(6).message() ==
+        "6 permits can never be granted by sliding limit=5 window=800ms (capacity 5)");
   CHECK(!(g == w));
   CHECK(!sluice::LimiterSpec::Window(0, sluice::kNanosPerSecond).Validate().ok());
 
