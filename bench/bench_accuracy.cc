@@ -79,18 +79,23 @@ int RunAccuracy(const Args& a) {
   const double el = double(end - start);
   const sluice::GuaranteeReport report = sluice::CheckGuarantee(spec, g);
   JsonLine j;
-  j.Str("bench", "accuracy").Str("algo", algo).Int("procs", procs).Num("seconds", seconds)
+  j.Str("bench", "accuracy")
+      .Str("algo", algo)
+      .Int("procs", procs)
+      .Num("seconds", seconds)
       .Int("grants", int64_t(g.size()))
       .Int("violations", int64_t(report.violations))
       .Num("max_excess", report.max_excess);
   if (algo == "gcra") {
     const double achieved = (double(g.size()) - double(burst)) * 1e9 / el;
-    j.Int("rate", rate).Int("burst", burst)
+    j.Int("rate", rate)
+        .Int("burst", burst)
         .Num("achieved_per_s", achieved)
         .Num("error_pct", (achieved - double(rate)) / double(rate) * 100);
   } else {
     const double allowed = sluice::MaxGrantsIn(spec, end - start);
-    j.Int("limit", limit).Int("window_ns", window_ns)
+    j.Int("limit", limit)
+        .Int("window_ns", window_ns)
         .Num("allowed", allowed)
         .Num("utilisation_pct", double(g.size()) / allowed * 100);
   }

@@ -78,7 +78,8 @@ int RunContention(const Args& a) {
   const double seconds = a.Num("seconds", 1.0);
   std::vector<int> procs;
   std::stringstream ss(a.Str("procs", "1,2,4,8"));
-  for (std::string t; std::getline(ss, t, ',');) procs.push_back(std::min(kMaxProcs, atoi(t.c_str())));
+  for (std::string t; std::getline(ss, t, ',');)
+    procs.push_back(std::min(kMaxProcs, atoi(t.c_str())));
   ScratchSegment s("contention");
   s.Define("grant", sluice::LimiterSpec::Gcra(1000000000, kSecond, 1000000));
   s.Define("saturated", sluice::LimiterSpec::Gcra(1000, kSecond, 10));
@@ -93,12 +94,10 @@ int RunContention(const Args& a) {
         auto l = std::make_shared<sluice::Limiter>(s.Find(regime));
         return std::function<bool()>([l] { return l->TryAcquire(1).granted; });
       });
-      const double mu = RunProcs(p, seconds, [&] {
-        return std::function<bool()>([rb] { return rb->TryAcquire(); });
-      });
-      const double fl = RunProcs(p, seconds, [&] {
-        return std::function<bool()>([word] { return FloorOp(word) != 0; });
-      });
+      const double mu = RunProcs(
+          p, seconds, [&] { return std::function<bool()>([rb] { return rb->TryAcquire(); }); });
+      const double fl = RunProcs(
+          p, seconds, [&] { return std::function<bool()>([word] { return FloorOp(word) != 0; }); });
       JsonLine()
           .Str("bench", "contention")
           .Str("regime", regime)

@@ -53,8 +53,7 @@ inline double TicksPerNs(int ms = 50) {
 inline int64_t FloorOp(std::atomic<int64_t>* word) {
   const int64_t now = NowNs();
   int64_t cur = word->load(std::memory_order_relaxed);
-  while (!word->compare_exchange_weak(cur, std::max(cur, now) + 1,
-                                      std::memory_order_relaxed,
+  while (!word->compare_exchange_weak(cur, std::max(cur, now) + 1, std::memory_order_relaxed,
                                       std::memory_order_relaxed)) {
   }
   return cur;

@@ -95,9 +95,14 @@ int RunWaking(const Args& a) {
     now = back;
   }
   const double achieved = double(calls) * 1e9 / double(NowNs() - start);
-  PrintLateness("waking", JsonLine().Str("what", raw ? "raw" : "gcra").Int("rate", rate)
-                              .Int("slack_ns", slack).Int("calls", calls)
-                              .Num("achieved_per_s", achieved), late);
+  PrintLateness("waking",
+                JsonLine()
+                    .Str("what", raw ? "raw" : "gcra")
+                    .Int("rate", rate)
+                    .Int("slack_ns", slack)
+                    .Int("calls", calls)
+                    .Num("achieved_per_s", achieved),
+                late);
   return 0;
 }
 
@@ -118,9 +123,11 @@ int RunHandover(const Args& a) {
     return_late.push_back(back - held->expires_ns);
     held = next;
   }
-  PrintLateness("handover", JsonLine().Int("ttl_ns", ttl).Int("slack_ns", slack).Str("measure", "grant"),
+  PrintLateness("handover",
+                JsonLine().Int("ttl_ns", ttl).Int("slack_ns", slack).Str("measure", "grant"),
                 grant_late);
-  PrintLateness("handover", JsonLine().Int("ttl_ns", ttl).Int("slack_ns", slack).Str("measure", "return"),
+  PrintLateness("handover",
+                JsonLine().Int("ttl_ns", ttl).Int("slack_ns", slack).Str("measure", "return"),
                 return_late);
   return 0;
 }
@@ -145,9 +152,13 @@ int RunBlockedCpu(const Args& a) {
       const pid_t pid = fork();
       if (pid == 0) {
         sluice::Limiter l = s.Find(k == "poll" ? "gcra" : kind);
-        if (k == "lease") (void)l.AcquireLease(-1);
-        else if (k == "poll") while (!l.TryAcquire(1).granted) {}
-        else (void)l.Acquire(1, -1);
+        if (k == "lease")
+          (void)l.AcquireLease(-1);
+        else if (k == "poll")
+          while (!l.TryAcquire(1).granted) {
+          }
+        else
+          (void)l.Acquire(1, -1);
         _exit(0);
       }
       pids.push_back(pid);

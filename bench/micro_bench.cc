@@ -91,8 +91,7 @@ void RunLimiter(benchmark::State& state, sluice::Limiter& l) {
     granted += d.granted;
     benchmark::DoNotOptimize(d);
   }
-  state.counters["granted"] =
-      benchmark::Counter(double(granted) / double(state.iterations()));
+  state.counters["granted"] = benchmark::Counter(double(granted) / double(state.iterations()));
 }
 
 void BM_Gcra(benchmark::State& state) { RunLimiter(state, g->gcra); }

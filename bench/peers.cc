@@ -75,8 +75,8 @@ bool RobustMutexBucket::TryAcquire() {
   return ok;
 }
 
-std::unique_ptr<RedisGcra> RedisGcra::Connect(int port, const std::string& key,
-                                              double rate_per_s, double burst) {
+std::unique_ptr<RedisGcra> RedisGcra::Connect(int port, const std::string& key, double rate_per_s,
+                                              double burst) {
   std::unique_ptr<RedisGcra> r(new RedisGcra());
   r->c_ = redisConnect("127.0.0.1", port);
   if (r->c_ == nullptr || r->c_->err) {
@@ -108,8 +108,8 @@ RedisGcra::~RedisGcra() {
 }
 
 bool RedisGcra::TryAcquire() {
-  auto* rep = static_cast<redisReply*>(redisCommand(
-      c_, "EVALSHA %s 1 %s %s %s", sha_.c_str(), key_.c_str(), t_us_.c_str(), tau_us_.c_str()));
+  auto* rep = static_cast<redisReply*>(redisCommand(c_, "EVALSHA %s 1 %s %s %s", sha_.c_str(),
+                                                    key_.c_str(), t_us_.c_str(), tau_us_.c_str()));
   if (rep == nullptr) {
     fprintf(stderr, "redis: %s\n", c_->errstr);
     std::abort();

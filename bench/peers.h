@@ -58,8 +58,8 @@ class RedisGcra {
  public:
   // Connects to 127.0.0.1:port and loads the script; nullptr on failure
   // (the reason on stderr).
-  static std::unique_ptr<RedisGcra> Connect(int port, const std::string& key,
-                                            double rate_per_s, double burst);
+  static std::unique_ptr<RedisGcra> Connect(int port, const std::string& key, double rate_per_s,
+                                            double burst);
   ~RedisGcra();
   bool TryAcquire();
 

@@ -31,10 +31,14 @@ int main(int argc, char** argv) {
   int64_t window_ns = 1000000000;
   int64_t max_seconds = 600;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--limit")) limit = strtoull(argv[i + 1], nullptr, 10);
-    else if (!strcmp(argv[i], "--window-ms")) window_ns = atoll(argv[i + 1]) * 1000000;
-    else if (!strcmp(argv[i], "--max-seconds")) max_seconds = atoll(argv[i + 1]);
+    if (!strcmp(argv[i], "--port"))
+      port = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--limit"))
+      limit = strtoull(argv[i + 1], nullptr, 10);
+    else if (!strcmp(argv[i], "--window-ms"))
+      window_ns = atoll(argv[i + 1]) * 1000000;
+    else if (!strcmp(argv[i], "--max-seconds"))
+      max_seconds = atoll(argv[i + 1]);
   }
   if (port <= 0 || window_ns <= 0) {
     fprintf(stderr, "usage: %s --port P [--limit N] [--window-ms W] [--max-seconds S]\n", argv[0]);

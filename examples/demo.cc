@@ -51,13 +51,15 @@ int main() {
   sluice::OpenOptions o;
   o.create = true;
   auto seg = sluice::Segment::Open(ns, o);
-  if (!seg.ok()) return std::fprintf(stderr, "sluice-demo: %s\n", seg.status().ToString().c_str()), 2;
+  if (!seg.ok())
+    return std::fprintf(stderr, "sluice-demo: %s\n", seg.status().ToString().c_str()), 2;
   auto api = seg->Define("partner-api", sluice::LimiterSpec::Sliding(kLimit, kWindow));
-  if (!api.ok()) return std::fprintf(stderr, "sluice-demo: %s\n", api.status().ToString().c_str()), 2;
-  std::printf("%d processes share \"partner-api\" (%s) in /dev/shm/sluice.%s for %.1f s:\n", kWorkers,
-              api->spec().Describe().c_str(), ns.c_str(), kRun / 1e9);
-  auto* log = static_cast<Log*>(mmap(nullptr, sizeof(Log), PROT_READ | PROT_WRITE,
-                                     MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  if (!api.ok())
+    return std::fprintf(stderr, "sluice-demo: %s\n", api.status().ToString().c_str()), 2;
+  std::printf("%d processes share \"partner-api\" (%s) in /dev/shm/sluice.%s for %.1f s:\n",
+              kWorkers, api->spec().Describe().c_str(), ns.c_str(), kRun / 1e9);
+  auto* log = static_cast<Log*>(
+      mmap(nullptr, sizeof(Log), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   std::fflush(stdout);
   const int64_t start = sluice::MonotonicNowNs();
   for (int i = 0; i < kWorkers; ++i) {

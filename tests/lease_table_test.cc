@@ -1,12 +1,12 @@
 #include "lease_table.h"
 
-#include "platform.h"
-
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <memory>
+
+#include "platform.h"
 
 namespace sluice::lease {
 namespace {
@@ -129,8 +129,7 @@ TEST(LeaseTableTest, ReclaimTakesBackADeadHoldersLease) {
     // Pretend the holder was a process that has since died.
     const pid_t dead = DeadPid();
     tt.entry(0).owner_pidns.store(platform::PidNamespaceId());
-    tt.entry(0).owner.store((uint64_t(dead) << 32) |
-                            (uint64_t(a.lease.expires_ns) & 0xffffffffu));
+    tt.entry(0).owner.store((uint64_t(dead) << 32) | (uint64_t(a.lease.expires_ns) & 0xffffffffu));
     EXPECT_EQ(TryAcquire(tt.t(), 1001 * kMs, false).ok, reclaim) << "reclaim=" << reclaim;
   }
 }
@@ -141,7 +140,8 @@ TEST(LeaseTableTest, PidsFromAnotherPidNamespaceAreNeverReclaimed) {
   ASSERT_TRUE(a.ok);
   EXPECT_EQ(tt.entry(0).owner_pidns.load(), platform::PidNamespaceId());
   tt.entry(0).owner_pidns.store(platform::PidNamespaceId() + 1);
-  tt.entry(0).owner.store((uint64_t(DeadPid()) << 32) | (uint64_t(a.lease.expires_ns) & 0xffffffffu));
+  tt.entry(0).owner.store((uint64_t(DeadPid()) << 32) |
+                          (uint64_t(a.lease.expires_ns) & 0xffffffffu));
   EXPECT_FALSE(TryAcquire(tt.t(), 1001 * kMs, false).ok);
 }
 
@@ -161,7 +161,8 @@ TEST(LeaseTableTest, PartialClaimRollbackRestoresEntries) {
   bool sealed = false;
   ASSERT_TRUE(TryAcquireN(tt.t(), 1, 1000 * kMs, &sealed).granted);  // entry 0 until 2000
   ASSERT_TRUE(TryAcquireN(tt.t(), 1, 1500 * kMs, &sealed).granted);  // entry 1 until 2500
-  EXPECT_FALSE(TryAcquireN(tt.t(), 2, 2200 * kMs, &sealed).granted); // takes 0, fails 1, puts 0 back
+  EXPECT_FALSE(
+      TryAcquireN(tt.t(), 2, 2200 * kMs, &sealed).granted);  // takes 0, fails 1, puts 0 back
   // Entry 0 is lapsed again (not "released"): a stale clock from inside its
   // old lease cannot take it.
   EXPECT_FALSE(TryAcquireN(tt.t(), 1, 1300 * kMs, &sealed).granted);

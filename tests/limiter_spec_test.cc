@@ -15,7 +15,8 @@ TEST(LimiterSpecTest, ParsesEachAlgorithm) {
   StatusOr<LimiterSpec> w = ParseSpec("algorithm = \"window\"\nlimit = 7\nwindow = \"250us\"");
   ASSERT_TRUE(w.ok());
   EXPECT_EQ(*w, LimiterSpec::Window(7, 250000));
-  StatusOr<LimiterSpec> l = ParseSpec("algorithm=\"lease\"\nholders=1\nttl=\"250ms\"\nreclaim=true");
+  StatusOr<LimiterSpec> l =
+      ParseSpec("algorithm=\"lease\"\nholders=1\nttl=\"250ms\"\nreclaim=true");
   ASSERT_TRUE(l.ok());
   EXPECT_EQ(*l, LimiterSpec::Lease(1, 250000000, true));
 }
@@ -32,8 +33,8 @@ TEST(LimiterSpecTest, Defaults) {
 
 struct BadSpec {
   const char* text;
-  const char* where;     // "LINE:COL"
-  const char* message;   // substring
+  const char* where;    // "LINE:COL"
+  const char* message;  // substring
 };
 
 class BadSpecTest : public ::testing::TestWithParam<BadSpec> {};
@@ -65,9 +66,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"algorithm=\"gcra\"\nrate=1\nperiod=\"365d\"\nlimit=3", "4:1", "does not apply"},
         BadSpec{"algorithm=\"sliding\"\nwindow=\"1s\"", "1:1", "missing key 'limit'"},
         BadSpec{"algorithm=\"sliding\"\nlimit=5", "1:1", "missing key 'window'"},
-        BadSpec{"algorithm=\"sliding\"\nlimit=5\nwindow=\"999ns\"", "3:8", "window must be between"},
-        BadSpec{"algorithm=\"sliding\"\nlimit=99999999\nwindow=\"1s\"", "2:7", "limit must be between"},
-        BadSpec{"algorithm=\"window\"\nlimit=16777216\nwindow=\"1s\"", "2:7", "limit must be between"},
+        BadSpec{"algorithm=\"sliding\"\nlimit=5\nwindow=\"999ns\"", "3:8",
+                "window must be between"},
+        BadSpec{"algorithm=\"sliding\"\nlimit=99999999\nwindow=\"1s\"", "2:7",
+                "limit must be between"},
+        BadSpec{"algorithm=\"window\"\nlimit=16777216\nwindow=\"1s\"", "2:7",
+                "limit must be between"},
         BadSpec{"algorithm=\"lease\"\nholders=1", "1:1", "missing key 'ttl'"},
         BadSpec{"algorithm=\"lease\"\nholders=0\nttl=\"1s\"", "2:9", "holders must be between"},
         BadSpec{"algorithm=\"lease\"\nholders=1\nttl=\"1s\"\nreclaim=1", "4:9", "true or false"},
@@ -80,8 +84,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"algorithm=\"gcra\"\nrate=", "2:6", ""}));
 
 TEST(LimiterSpecTest, ToTomlRoundTrips) {
-  for (const LimiterSpec& s : {LimiterSpec::Gcra(100, 1000000000, 10), LimiterSpec::Sliding(5, 800000000),
-                               LimiterSpec::Window(3, 1500), LimiterSpec::Lease(2, 250000000, true)}) {
+  for (const LimiterSpec& s :
+       {LimiterSpec::Gcra(100, 1000000000, 10), LimiterSpec::Sliding(5, 800000000),
+        LimiterSpec::Window(3, 1500), LimiterSpec::Lease(2, 250000000, true)}) {
     StatusOr<LimiterSpec> back = ParseSpec(s.ToToml());
     ASSERT_TRUE(back.ok()) << s.ToToml() << back.status().ToString();
     EXPECT_EQ(*back, s);

@@ -47,7 +47,8 @@ TEST(SlidingTest, AtMostLimitInAnyWindow) {
   TestRing r(5, 800 * kMs);
   bool sealed = false;
   const int64_t t0 = 10000 * kMs;
-  for (int i = 0; i < 5; ++i) EXPECT_TRUE(TryAcquire(r.ring(), 1, t0 + i * 100 * kMs, &sealed).granted);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_TRUE(TryAcquire(r.ring(), 1, t0 + i * 100 * kMs, &sealed).granted);
   Decision d = TryAcquire(r.ring(), 1, t0 + 500 * kMs, &sealed);
   EXPECT_FALSE(d.granted);
   EXPECT_EQ(d.retry_after_ns, 300 * kMs);  // the first grant frees at t0+800ms
@@ -99,7 +100,8 @@ TEST(SlidingTest, RandomSweepBoundAndUtilisation) {
       const int64_t step = std::max<int64_t>(1, w / int64_t(limit) / 100);
       for (int i = 0; i < 20000; ++i) {
         const uint32_t n = 1 + rng() % std::min<uint64_t>(limit, 2);
-        const int64_t at = (rng() % 25 == 0) ? now - static_cast<int64_t>(rng() % (w / 2 + 1)) : now;
+        const int64_t at =
+            (rng() % 25 == 0) ? now - static_cast<int64_t>(rng() % (w / 2 + 1)) : now;
         if (TryAcquire(r.ring(), n, at, &sealed).granted) {
           grants.push_back({at, n});
           total += n;

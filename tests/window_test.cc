@@ -44,7 +44,7 @@ TEST(WindowTest, NPermitsAndCapacity) {
 TEST(WindowTest, StaleClockCountsAgainstNewerWindow) {
   std::atomic<int64_t> st{0};
   const Params p{2, 100 * kMs};
-  EXPECT_TRUE(TryAcquire(st, p, 2, 550 * kMs).granted);   // window 5
+  EXPECT_TRUE(TryAcquire(st, p, 2, 550 * kMs).granted);  // window 5
   // A caller whose clock still reads window 4 is counted in window 5.
   EXPECT_FALSE(TryAcquire(st, p, 1, 450 * kMs).granted);
   EXPECT_EQ(Used(st.load(), p, 550 * kMs), 2u);

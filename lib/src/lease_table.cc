@@ -136,8 +136,7 @@ Decision TryAcquireN(const Table& t, uint32_t n, int64_t now, bool* sealed) {
     if (!Takeable(h, e, now, t.reclaim)) continue;
     const int64_t next = Claim(t, i, e, now);
     if (next == 0) continue;
-    h.token.store(t.token->fetch_add(1, std::memory_order_seq_cst) + 1,
-                  std::memory_order_relaxed);
+    h.token.store(t.token->fetch_add(1, std::memory_order_seq_cst) + 1, std::memory_order_relaxed);
     taken[got++] = {i, next, e};
   }
   if (got == n) return {true, now, 0};
@@ -152,7 +151,8 @@ bool Release(const Table& t, const Lease& lease, int64_t now) {
   // CAS then fails (not its lease any more) can only make the entry free
   // later, never earlier.
   int64_t since = h.free_since_ns.load(std::memory_order_relaxed);
-  while (since < now && !h.free_since_ns.compare_exchange_weak(since, now, std::memory_order_relaxed)) {
+  while (since < now &&
+         !h.free_since_ns.compare_exchange_weak(since, now, std::memory_order_relaxed)) {
   }
   int64_t expected = lease.expires_ns;
   return h.expiry.compare_exchange_strong(expected, -lease.expires_ns, std::memory_order_acq_rel,

@@ -1,5 +1,3 @@
-#include "platform.h"
-
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -11,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+
+#include "platform.h"
 
 namespace sluice::platform {
 
@@ -79,13 +79,12 @@ void FutexWait(std::atomic<uint32_t>* word, uint32_t expected, int64_t deadline_
   }
   // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. Not
   // FUTEX_PRIVATE_FLAG: the word is shared between processes.
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_BITSET,
-          expected, tp, nullptr, FUTEX_BITSET_MATCH_ANY);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_BITSET, expected, tp, nullptr,
+          FUTEX_BITSET_MATCH_ANY);
 }
 
 void FutexWakeAll(std::atomic<uint32_t>* word) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, INT_MAX,
-          nullptr, nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
 }
 
 uint32_t Pid() { return g_pid.load(std::memory_order_relaxed); }

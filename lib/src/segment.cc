@@ -3,8 +3,8 @@
 #include <cstdlib>
 
 #include "mapping.h"
-#include "shm_file.h"
 #include "printable.h"
+#include "shm_file.h"
 #include "slot_table.h"
 
 namespace sluice {

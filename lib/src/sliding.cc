@@ -10,9 +10,7 @@ namespace {
 
 constexpr int64_t kNanosPerMilliInSliding = 1000 * 1000;
 
-bool Expired(int64_t v, int64_t window, int64_t now) {
-  return v != kSealed && v <= now - window;
-}
+bool Expired(int64_t v, int64_t window, int64_t now) { return v != kSealed && v <= now - window; }
 
 // v + window without overflow (ring words come from shared memory).
 int64_t FreesAt(int64_t v, int64_t window) {
@@ -98,8 +96,7 @@ Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
   return {false, now, wait};
 }
 
-Reservation Reserve(const Ring& r, uint32_t n, int64_t now, int64_t max_wait_ns,
-                    Undo* undo) {
+Reservation Reserve(const Ring& r, uint32_t n, int64_t now, int64_t max_wait_ns, Undo* undo) {
   Reservation res;
   if (n > r.len) {
     res.retry_after_ns = -1;
@@ -127,8 +124,8 @@ Reservation Reserve(const Ring& r, uint32_t n, int64_t now, int64_t max_wait_ns,
     uint32_t got = 0;
     for (; got < n; ++got) {
       int64_t v = words[got].first;
-      if (!r.words[words[got].second].compare_exchange_strong(
-              v, grant, std::memory_order_relaxed, std::memory_order_relaxed)) {
+      if (!r.words[words[got].second].compare_exchange_strong(v, grant, std::memory_order_relaxed,
+                                                              std::memory_order_relaxed)) {
         break;
       }
       undo[got] = {words[got].second, words[got].first};
@@ -148,9 +145,8 @@ void Refund(const Ring& r, uint32_t n, const Undo* undo, int64_t grant_ns) {
   for (uint32_t j = 0; j < n; ++j) {
     int64_t expected = grant_ns;
     // Fails only if the word was reused after expiring: then leave it.
-    r.words[undo[j].index].compare_exchange_strong(
-        expected, undo[j].old, std::memory_order_relaxed,
-        std::memory_order_relaxed);
+    r.words[undo[j].index].compare_exchange_strong(expected, undo[j].old, std::memory_order_relaxed,
+                                                   std::memory_order_relaxed);
   }
 }
 

@@ -31,7 +31,7 @@ namespace sluice::sliding {
 
 struct Ring {
   std::atomic<int64_t>* words = nullptr;
-  uint64_t len = 0;       // == limit
+  uint64_t len = 0;  // == limit
   int64_t window_ns = 1;
   std::atomic<uint64_t>* hint = nullptr;
 };
@@ -55,8 +55,7 @@ struct Undo {
   uint64_t index;
   int64_t old;
 };
-Reservation Reserve(const Ring& r, uint32_t n, int64_t now, int64_t max_wait_ns,
-                    Undo* undo);
+Reservation Reserve(const Ring& r, uint32_t n, int64_t now, int64_t max_wait_ns, Undo* undo);
 void Refund(const Ring& r, uint32_t n, const Undo* undo, int64_t grant_ns);
 
 // Grants within (now - window, now] (reservations in the future count).

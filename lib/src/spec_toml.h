@@ -4,10 +4,10 @@
 #ifndef SLUICE_SRC_SPEC_TOML_H_
 #define SLUICE_SRC_SPEC_TOML_H_
 
+#include <toml++/toml.h>
+
 #include <string>
 #include <string_view>
-
-#include <toml++/toml.h>
 
 #include "sluice/limiter_spec.h"
 #include "sluice/status.h"

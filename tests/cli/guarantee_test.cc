@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "sluice/duration.h"
 #include "latency_histogram.h"
+#include "sluice/duration.h"
 #include "sluice/limiter.h"
 #include "support/test_namespace.h"
 

@@ -1,9 +1,8 @@
-#include "inspect_format.h"
-
 #include <gtest/gtest.h>
 
 #include <cstring>
 
+#include "inspect_format.h"
 #include "layout.h"
 #include "mapping.h"
 #include "slot_table.h"

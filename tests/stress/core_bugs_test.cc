@@ -9,12 +9,11 @@
 // after. Here the stale clock read is injected through the *At() entry
 // points, which document that `now` may go backwards.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
@@ -68,11 +67,11 @@ TEST(CoreBugs, LeaseGrantedNsPrecedesPreviousHoldersRelease) {
   Segment seg = ns.Open();
   StatusOr<Limiter> lim = seg.Define("l", LimiterSpec::Lease(1, kSec, false));
   ASSERT_TRUE(lim.ok());
-  const int64_t stale = MonotonicNowNs();  // A reads the clock, is preempted
+  const int64_t stale = MonotonicNowNs();                        // A reads the clock, is preempted
   StatusOr<Lease> b = lim->TryAcquireLeaseAt(MonotonicNowNs());  // B takes it
   ASSERT_TRUE(b.ok());
   const int64_t b_released = MonotonicNowNs();
-  ASSERT_TRUE(lim->ReleaseLease(*b).ok());           // ... and gives it back
+  ASSERT_TRUE(lim->ReleaseLease(*b).ok());            // ... and gives it back
   StatusOr<Lease> a = lim->TryAcquireLeaseAt(stale);  // A resumes and claims
   // Either the stale claim is refused (the entry was not free at `stale`),
   // or it is dated no earlier than B's release and carries a larger token.
@@ -110,10 +109,10 @@ TEST(CoreBugs, LeasePermitsStaleNowReusesAPutBackEntry) {
     if (d.granted) log.push_back(Grant{d.now_ns, n, d.now_ns + ttl});
     return d.granted;
   };
-  ASSERT_TRUE(take(1, t0));                 // entry 0: [t0, t0+1s)
-  ASSERT_TRUE(take(1, t0 + 500 * kMs));     // entry 1: [t0+.5s, t0+1.5s)
-  ASSERT_FALSE(take(2, t0 + 1200 * kMs));   // claims entry 0, fails entry 1, puts 0 back
-  take(1, t0 + 300 * kMs);                  // a clock read from before the put-back
+  ASSERT_TRUE(take(1, t0));                // entry 0: [t0, t0+1s)
+  ASSERT_TRUE(take(1, t0 + 500 * kMs));    // entry 1: [t0+.5s, t0+1.5s)
+  ASSERT_FALSE(take(2, t0 + 1200 * kMs));  // claims entry 0, fails entry 1, puts 0 back
+  take(1, t0 + 300 * kMs);                 // a clock read from before the put-back
   CheckResult r = CheckHolders(log, 2);
   EXPECT_EQ(r.violations, 0u) << r.first_violation;
 }

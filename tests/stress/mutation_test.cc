@@ -8,9 +8,8 @@
 // the violations come from the mutation, not from the harness). Both this
 // suite's checker (checker.h) and the library's (sluice/guarantee.h) must
 // catch it.
-#include <sched.h>
-
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,8 +19,8 @@
 
 #include "checker.h"
 #include "sluice/admin/guarantee.h"
-#include "sluice/limiter_spec.h"
 #include "sluice/limiter.h"
+#include "sluice/limiter_spec.h"
 #include "stress_support.h"
 
 namespace sluice::stress {
@@ -142,11 +141,12 @@ TEST_P(MutationTest, StoreInsteadOfCasIsCaught) {
     grants += r.grants;
     ++rounds;
   }
-  std::printf("[stress] mutation %s (%s): broken limiter, rounds=%d grants=%llu violations=%llu "
-              "guarantee.h_violations=%llu (%s)\n",
-              algo == Algo::kGcra ? "gcra" : "window", ModeName(mode), rounds,
-              (unsigned long long)grants, (unsigned long long)r.violations,
-              (unsigned long long)lib.violations, r.first_violation.c_str());
+  std::printf(
+      "[stress] mutation %s (%s): broken limiter, rounds=%d grants=%llu violations=%llu "
+      "guarantee.h_violations=%llu (%s)\n",
+      algo == Algo::kGcra ? "gcra" : "window", ModeName(mode), rounds, (unsigned long long)grants,
+      (unsigned long long)r.violations, (unsigned long long)lib.violations,
+      r.first_violation.c_str());
   EXPECT_GT(r.violations, 0u) << "the checker missed a lost-update limiter";
   EXPECT_GT(lib.violations, 0u) << "sluice::CheckGuarantee missed a lost-update limiter";
 }
@@ -160,21 +160,21 @@ TEST_P(MutationTest, SameLimiterWithCasPasses) {
   CheckResult r = Round(mode, algo, /*broken=*/false, 300, &err, &lib);
   ASSERT_EQ(err, "");
   std::printf("[stress] mutation control %s (%s): CAS limiter grants=%llu violations=%llu\n",
-              algo == Algo::kGcra ? "gcra" : "window", ModeName(mode),
-              (unsigned long long)r.grants, (unsigned long long)r.violations);
+              algo == Algo::kGcra ? "gcra" : "window", ModeName(mode), (unsigned long long)r.grants,
+              (unsigned long long)r.violations);
   EXPECT_GT(r.grants, 0u);
   EXPECT_EQ(r.violations, 0u) << r.first_violation;
   EXPECT_TRUE(lib.ok()) << lib.Describe(SpecOf(algo));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Broken, MutationTest,
-    ::testing::Combine(::testing::Values(Algo::kGcra, Algo::kWindow),
-                       ::testing::Values(Mode::kProcesses, Mode::kThreads)),
-    [](const ::testing::TestParamInfo<std::tuple<Algo, Mode>>& p) {
-      return std::string(std::get<0>(p.param) == Algo::kGcra ? "gcra" : "window") + "_" +
-             ModeName(std::get<1>(p.param));
-    });
+INSTANTIATE_TEST_SUITE_P(Broken, MutationTest,
+                         ::testing::Combine(::testing::Values(Algo::kGcra, Algo::kWindow),
+                                            ::testing::Values(Mode::kProcesses, Mode::kThreads)),
+                         [](const ::testing::TestParamInfo<std::tuple<Algo, Mode>>& p) {
+                           return std::string(std::get<0>(p.param) == Algo::kGcra ? "gcra"
+                                                                                  : "window") +
+                                  "_" + ModeName(std::get<1>(p.param));
+                         });
 
 }  // namespace
 }  // namespace sluice::stress

@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "commands.h"
-#include "sluice/duration.h"
+#include "latency_histogram.h"
 #include "sluice/admin/guarantee.h"
 #include "sluice/admin/inspect.h"
-#include "latency_histogram.h"
+#include "sluice/duration.h"
 #include "sluice/segment.h"
 
 namespace sluicectl {

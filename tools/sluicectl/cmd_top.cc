@@ -13,8 +13,8 @@
 #include <memory>
 
 #include "commands.h"
-#include "sluice/duration.h"
 #include "inspect_format.h"
+#include "sluice/duration.h"
 #include "top_view.h"
 
 namespace sluicectl {
