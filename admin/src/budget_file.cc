@@ -149,8 +149,7 @@ Status ParseLimiters(const toml::node& n, std::string_view source, Budget* b) {
 }  // namespace
 
 std::string Budget::ErrorAt(SourcePos pos, const std::string& message) const {
-  return source + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) + ": " +
-         message;
+  return PositionedError(source, pos.line, pos.column, message);
 }
 
 StatusOr<Budget> ParseBudget(std::string_view text, std::string_view source) {

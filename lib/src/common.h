@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "sluice/status.h"
 
@@ -21,6 +22,13 @@ inline std::string FormatMode(uint32_t mode) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
   return buf;
+}
+
+// "<source>:LINE:COL: message": where a budget file or limiter spec is wrong.
+inline std::string PositionedError(std::string_view source, uint64_t line, uint64_t column,
+                                   const std::string& message) {
+  return std::string(source) + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
+         message;
 }
 
 // "<what>: <strerror>" with the code an errno value means to a caller:

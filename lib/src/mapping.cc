@@ -12,6 +12,7 @@
 #include "common.h"
 #include "platform.h"
 #include "shm_file.h"
+#include "sluice/duration.h"
 
 namespace sluice {
 
@@ -23,7 +24,7 @@ namespace {
 
 // How long an opener waits for another process that holds the flock of a
 // not yet initialised file (an older library's creator, or a repair).
-constexpr int64_t kLockWaitNs = 5LL * 1000 * 1000 * 1000;
+constexpr int64_t kLockWaitNs = 5 * kNanosPerSecond;
 // Looks at the path again after creating, repairing or losing a race; each
 // retry means another process changed the path in between.
 constexpr int kMaxAttempts = 8;

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <new>
 
+#include "slot_table.h"
+
 namespace sluice {
 
 uint64_t RingBytes(const LimiterSpec& spec) {
@@ -85,7 +87,7 @@ StatusOr<uint64_t> WriteParams(Mapping& m, const LimiterSpec& spec, uint64_t rin
 StatusOr<ActiveParams> LoadParams(const Mapping& m, SlotLayout* slot, uint64_t off) {
   const auto* rec = m.ArenaAt<const ParamsRecord>(off, 1);
   if (rec == nullptr || rec->magic != kParamsMagic) {
-    return Status(Code::kCorrupt, "limiter '" + std::string(slot->name, strnlen(slot->name, 63)) +
+    return Status(Code::kCorrupt, "limiter '" + slots::NameOf(*slot) +
                                       "': parameter record out of bounds or bad magic");
   }
   ActiveParams p;

@@ -11,6 +11,7 @@
 #include <climits>
 
 #include "platform.h"
+#include "sluice/duration.h"
 
 namespace sluice::platform {
 
@@ -42,12 +43,12 @@ struct PidInit {
 
 timespec ToTimespec(int64_t ns) {
   timespec ts;
-  ts.tv_sec = ns / 1000000000;
-  ts.tv_nsec = ns % 1000000000;
+  ts.tv_sec = ns / kNanosPerSecond;
+  ts.tv_nsec = ns % kNanosPerSecond;
   return ts;
 }
 
-constexpr int64_t kCancelPollNs = 50 * 1000 * 1000;
+constexpr int64_t kCancelPollNs = 50 * kNanosPerMilli;
 
 }  // namespace
 

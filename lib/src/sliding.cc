@@ -4,11 +4,10 @@
 #include <vector>
 
 #include "layout.h"
+#include "sluice/duration.h"
 
 namespace sluice::sliding {
 namespace {
-
-constexpr int64_t kNanosPerMilliInSliding = 1000 * 1000;
 
 bool Expired(int64_t v, int64_t window, int64_t now) { return v != kSealed && v <= now - window; }
 
@@ -91,7 +90,7 @@ Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
   }
   Refund(r, got, undo, now);
   // Nothing seen (a sealed ring): try again soon, after the reload.
-  int64_t wait = soonest.empty() ? kNanosPerMilliInSliding : soonest.Nth(n - got) - now;
+  int64_t wait = soonest.empty() ? kNanosPerMilli : soonest.Nth(n - got) - now;
   if (wait < 1) wait = 1;
   return {false, now, wait};
 }

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "common.h"
 #include "printable.h"
 #include "sluice/duration.h"
 
@@ -101,8 +102,7 @@ std::string ErrorAt(std::string_view source, const toml::source_region& where,
                     const std::string& message) {
   const auto line = where.begin.line ? where.begin.line : 1;
   const auto col = where.begin.column ? where.begin.column : 1;
-  return std::string(source) + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " +
-         message;
+  return PositionedError(source, line, col, message);
 }
 
 StatusOr<toml::table> ParseToml(std::string_view text, std::string_view source) {
