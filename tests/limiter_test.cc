@@ -357,6 +357,76 @@ TEST(LimiterTest, BlockingAcquireReportsAnInvalidPublishedRecord) {
   ::munmap(map, st.st_size);
 }
 
+// Review of the live changes: a window shrink dropped grants expired under
+// the short window, and a grow right after forgot them (2x the limit).
+int FillAt(Limiter& l, int64_t now, int max) {
+  int n = 0;
+  for (int i = 0; i < max; ++i) n += l.TryAcquireAt(1, now).granted;
+  return n;
+}
+
+TEST(LimiterTest, SlidingWindowShrinkThenGrowKeepsEveryGrant) {
+  ScopedNamespace ns("wshrinkgrow");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("s", LimiterSpec::Sliding(100, kNanosPerSecond));
+  const int64_t t0 = MonotonicNowNs();
+  int granted = FillAt(l, t0, 200);
+  EXPECT_EQ(granted, 100);
+  while (MonotonicNowNs() < t0 + 3 * kMs) {
+  }
+  ASSERT_TRUE(seg.Define("s", LimiterSpec::Sliding(1, kMs)).ok());
+  ASSERT_TRUE(seg.Define("s", LimiterSpec::Sliding(100, kNanosPerSecond)).ok());
+  granted += FillAt(l, MonotonicNowNs(), 200);
+  EXPECT_EQ(granted, 100) << "grants made under the 1 s window were forgotten";
+}
+
+TEST(LimiterTest, SlidingLimitAndWindowShrinkThenGrowKeepsEveryGrant) {
+  ScopedNamespace ns("lwshrinkgrow");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("s", LimiterSpec::Sliding(100, 50 * kMs));
+  const int64_t t0 = MonotonicNowNs();
+  int granted = FillAt(l, t0, 200);
+  while (MonotonicNowNs() < t0 + 26 * kMs) {
+  }
+  ASSERT_TRUE(seg.Define("s", LimiterSpec::Sliding(30, 25 * kMs)).ok());
+  granted += FillAt(l, MonotonicNowNs(), 200);
+  ASSERT_TRUE(seg.Define("s", LimiterSpec::Sliding(100, 50 * kMs)).ok());
+  const int64_t t1 = MonotonicNowNs();
+  granted += FillAt(l, t1, 200);
+  if (t1 - t0 < 50 * kMs) {
+    EXPECT_LE(granted, 100);  // all inside one 50 ms window
+  }
+}
+
+// A record carrying an impossible time (a corrupt or hostile segment) is
+// refused; the limiter keeps working under its last good parameters.
+TEST(LimiterTest, RecordWithAnImpossibleCarryIsRefused) {
+  ScopedNamespace ns("badcarry");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("s", LimiterSpec::Sliding(4, 10 * kMs));
+  const int fd = ::open(Segment::PathFor(ns.ns()).c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  struct stat st {};
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  void* map = ::mmap(nullptr, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  ASSERT_NE(map, MAP_FAILED);
+  char* base = static_cast<char*>(map);
+  auto* h = reinterpret_cast<Header*>(base);
+  auto* slot = reinterpret_cast<SlotLayout*>(base + h->slots_offset);
+  const uint64_t bad_off = h->arena_offset + h->arena_used.fetch_add(sizeof(ParamsRecord));
+  std::memcpy(base + bad_off, base + slot->params_off.load(), sizeof(ParamsRecord));
+  auto* rec = reinterpret_cast<ParamsRecord*>(base + bad_off);
+  rec->carry_count = 1;
+  rec->carry_until_ns = INT64_MAX;  // == kSealed: would seal the next ring
+  slot->params_off.store(bad_off, std::memory_order_release);
+  EXPECT_TRUE(l.TryAcquire(1).granted);
+  StatusOr<Limiter> redefined = seg.Define("s", LimiterSpec::Sliding(5, 10 * kMs));
+  EXPECT_EQ(redefined.status().code(), Code::kCorrupt);
+  EXPECT_TRUE(l.TryAcquire(1).granted) << "blocked by a corrupt carry";
+  ::munmap(map, st.st_size);
+}
+
 TEST(LimiterTest, StatsAreFlushedAndReadableElsewhere) {
   ScopedNamespace ns("stats");
   Segment seg = ns.Open();

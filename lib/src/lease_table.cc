@@ -61,6 +61,12 @@ void Unclaim(const Table& t, uint64_t i, int64_t next, int64_t prev) {
                                               std::memory_order_relaxed);
 }
 
+// gate_until - now without overflow (a test's clock may be far from it).
+int64_t UntilGate(const Table& t, int64_t now) {
+  const __int128 d = static_cast<__int128>(t.gate_until_ns) - now;
+  return d > INT64_MAX / 2 ? INT64_MAX / 2 : static_cast<int64_t>(d);
+}
+
 int64_t Soonest(const Table& t, int64_t now) {
   int64_t soonest = INT64_MAX;
   for (uint64_t i = 0; i < t.len; ++i) {
@@ -79,7 +85,7 @@ Grant TryAcquire(const Table& t, int64_t now, bool real_time) {
     return g;
   }
   if (now < t.gate_until_ns) {
-    g.retry_after_ns = t.gate_until_ns - now;
+    g.retry_after_ns = UntilGate(t, now);
     return g;
   }
   const uint64_t start = t.hint->load(std::memory_order_relaxed) % t.len;
@@ -112,7 +118,7 @@ Grant TryAcquire(const Table& t, int64_t now, bool real_time) {
 
 Decision TryAcquireN(const Table& t, uint32_t n, int64_t now, bool* sealed) {
   if (n > t.len) return {false, now, -1};
-  if (now < t.gate_until_ns) return {false, now, t.gate_until_ns - now};
+  if (now < t.gate_until_ns) return {false, now, UntilGate(t, now)};
   struct Taken {
     uint64_t index;
     int64_t next;

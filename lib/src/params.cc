@@ -120,6 +120,12 @@ StatusOr<ActiveParams> LoadParams(const Mapping& m, SlotLayout* slot, uint64_t o
   if (rec->carry_count > max_carry) {
     return Status(Code::kCorrupt, "limiter parameter record carries too many grants");
   }
+  // A carried time is a grant time or an expiry: never a sentinel and
+  // never so far out that arithmetic on it could overflow.
+  if (rec->carry_count > 0 &&
+      (rec->carry_until_ns > INT64_MAX / 2 || rec->carry_until_ns < INT64_MIN / 2)) {
+    return Status(Code::kCorrupt, "limiter parameter record carries an impossible time");
+  }
   if (rec->carry_count > 0) p.carry = Carry{rec->carry_count, rec->carry_until_ns};
   switch (s.algorithm) {
     case Algorithm::kGcra:

@@ -126,12 +126,11 @@ std::vector<int64_t> SealRing(std::atomic<int64_t>* words, uint64_t len, int64_t
 
 // New params for a sliding limiter. Every grant time of the old ring, and
 // the grants an earlier shrink carried (counted as made at carry.until_ns),
-// that has not expired under the new window goes into the new ring, newest
-// first; what does not fit is carried: `count` grants dated at the latest
-// of them (a later time than each one's own: conservative). A later grow
-// puts carried grants back into ring words before any word is free, so a
-// shrink followed by a grow never forgets a grant (docs/design.md).
-// Every change gets a new ring, also when only `window` changes: sealing
+// moved so that it frees when it did under the old window, that has not
+// expired goes into the new ring, newest first; what does not fit is carried: `count` grants dated
+// at the latest of them (a later time than each one's own: conservative). A later grow puts carried
+// grants back into ring words before any word is free, so a shrink followed by a grow never forgets
+// a grant (docs/design.md). Every change gets a new ring, also when only `window` changes: sealing
 // the old one is what stops a process stalled mid-decision from granting
 // under the old parameters.
 StatusOr<uint64_t> ResizeSliding(Mapping& m, SlotLayout* slot, const ActiveParams& cur,
@@ -140,7 +139,19 @@ StatusOr<uint64_t> ResizeSliding(Mapping& m, SlotLayout* slot, const ActiveParam
   if (!space.ok()) return space.status();
   const int64_t now = platform::NowNs();
   std::vector<int64_t> live = SealRing(cur.ring.words, cur.ring.len, now);
-  const Carry carried = cur.carry;
+  // Every word keeps the time it frees at: a grant made under the old
+  // window frees when the old window says, whatever the new one is (a
+  // shorter window must not free it early; shrinking then growing the
+  // window must not forget it). So each time moves by old - new window.
+  const int64_t shift = cur.spec.window_ns - spec.window_ns;
+  auto keep_free_time = [&](int64_t v) {
+    if (v <= kFreeStamp / 2) return v;  // never granted: free under any window
+    const __int128 moved = static_cast<__int128>(v) + shift;
+    return moved > INT64_MAX / 2 ? INT64_MAX / 2 : static_cast<int64_t>(moved);
+  };
+  for (int64_t& v : live) v = keep_free_time(v);
+  Carry carried = cur.carry;
+  if (carried.count > 0) carried.until_ns = keep_free_time(carried.until_ns);
   auto expired = [&](int64_t v) { return v != kSealed && v <= now - spec.window_ns; };
   live.erase(std::remove_if(live.begin(), live.end(), expired), live.end());
   if (carried.count > 0 && !expired(carried.until_ns)) {

@@ -220,9 +220,9 @@ std::string Describe(const Grant& g) {
   return "grant at " + std::to_string(g.t) + " by worker " + std::to_string(g.worker);
 }
 
-// sliding: every interval [t, t + w) with w the shortest window holds at
-// most the largest limit in force during it (each ring word's grants are a
-// window apart under every window in force).
+// sliding: every interval [t, t + w), for each window length w of the
+// specs, holds at most the largest limit * ceil(w / window) among the specs
+// in force during it.
 CheckResult CheckSlidingSchedule(const std::vector<Grant>& g, const Schedule& sched, int64_t w,
                                  int64_t from, uint64_t limit_from) {
   CheckResult r;
@@ -234,9 +234,11 @@ CheckResult CheckSlidingSchedule(const std::vector<Grant>& g, const Schedule& sc
       in = 0;
     }
     while (j < g.size() && g[j].t < g[i].t + w) in += g[j++].permits;
-    const uint64_t bound = g[i].t >= from ? limit_from
-                                          : sched.Max(g[i].t, g[i].t + w,
-                                                      [](const LimiterSpec& s) { return s.limit; });
+    // Each spec allows limit * ceil(w / its window) in an interval of w.
+    const uint64_t bound =
+        g[i].t >= from ? limit_from : sched.Max(g[i].t, g[i].t + w, [w](const LimiterSpec& s) {
+          return s.limit * uint64_t((w + s.window_ns - 1) / s.window_ns);
+        });
     if (in > bound) {
       std::string detail;
       for (size_t k = i; k < j && r.violations == 0; ++k) {
@@ -440,7 +442,13 @@ TEST_P(LiveChangeTest, GuaranteeHoldsWhileParametersFlap) {
       r = CheckWindowSchedule(grants, sched, w_min, settled, fin.limit);
       break;
     case Algorithm::kSliding: {
-      r = CheckSlidingSchedule(grants, sched, w_min, INT64_MAX, 0);
+      std::set<int64_t> windows;
+      for (const LimiterSpec& s : c.specs) windows.insert(s.window_ns);
+      for (int64_t w : windows) {
+        const CheckResult rw = CheckSlidingSchedule(grants, sched, w, INT64_MAX, 0);
+        r.violations += rw.violations;
+        if (r.first_violation.empty()) r.first_violation = rw.first_violation;
+      }
       // Settled: the final window and limit alone.
       std::vector<Grant> late;
       for (const Grant& g : grants) {
