@@ -139,11 +139,15 @@ StatusOr<uint64_t> ResizeSliding(Mapping& m, SlotLayout* slot, const ActiveParam
   if (!space.ok()) return space.status();
   const int64_t now = platform::NowNs();
   std::vector<int64_t> live = SealRing(cur.ring.words, cur.ring.len, now);
-  // Every word keeps the time it frees at: a grant made under the old
-  // window frees when the old window says, whatever the new one is (a
-  // shorter window must not free it early; shrinking then growing the
-  // window must not forget it). So each time moves by old - new window.
-  const int64_t shift = cur.spec.window_ns - spec.window_ns;
+  // A shorter window must not free a grant before the old window said:
+  // its time moves later by old - new window. A longer window counts every
+  // grant for the new window (no move), and also the grants of the last
+  // new window that the old ring no longer shows (each word keeps only its
+  // latest grant): at most one per word and old window, dated as late as
+  // they can have been. Window changes can only deny more; repeated
+  // shrinks faster than a window push times later (utilisation, never the
+  // bound).
+  const int64_t shift = std::max<int64_t>(0, cur.spec.window_ns - spec.window_ns);
   auto keep_free_time = [&](int64_t v) {
     if (v <= kFreeStamp / 2) return v;  // never granted: free under any window
     const __int128 moved = static_cast<__int128>(v) + shift;
@@ -153,6 +157,13 @@ StatusOr<uint64_t> ResizeSliding(Mapping& m, SlotLayout* slot, const ActiveParam
   Carry carried = cur.carry;
   if (carried.count > 0) carried.until_ns = keep_free_time(carried.until_ns);
   auto expired = [&](int64_t v) { return v != kSealed && v <= now - spec.window_ns; };
+  if (spec.window_ns > cur.spec.window_ns) {
+    const __int128 per_word =
+        (spec.window_ns - cur.spec.window_ns + cur.spec.window_ns - 1) / cur.spec.window_ns;
+    const __int128 hidden = per_word * cur.ring.len;
+    live.insert(live.end(), static_cast<size_t>(std::min<__int128>(hidden, kMaxSlidingLimit)),
+                now - cur.spec.window_ns);
+  }
   live.erase(std::remove_if(live.begin(), live.end(), expired), live.end());
   if (carried.count > 0 && !expired(carried.until_ns)) {
     live.insert(live.end(), carried.count, carried.until_ns);
@@ -160,7 +171,9 @@ StatusOr<uint64_t> ResizeSliding(Mapping& m, SlotLayout* slot, const ActiveParam
   std::sort(live.begin(), live.end(), std::greater<int64_t>());
   Carry carry;
   if (live.size() > spec.limit) {
-    carry.count = static_cast<uint32_t>(live.size() - spec.limit);
+    // More than the largest ring can hold would fill any later ring anyway.
+    carry.count =
+        static_cast<uint32_t>(std::min<uint64_t>(live.size() - spec.limit, kMaxSlidingLimit));
     carry.until_ns = live[spec.limit];  // the newest that does not fit
   }
   StatusOr<uint64_t> off = FillParams(m, spec, *space, carry);

@@ -81,8 +81,8 @@ MUTATIONS = [
         "window admits limit + 1 per window", cheap=True),
     Mutation(
         "sliding-expires-early", "lib/src/sliding.cc",
-        "  return v != kSealed && v <= now - window;\n",
-        "  return v != kSealed && v <= now - window + window / 20;  // MUTATION: 5% early\n",
+        "{ return v != kSealed && v <= now - window; }\n",
+        "{ return v != kSealed && v <= now - window + window / 20; }  // MUTATION: 5% early\n",
         "hammer_test", H + "sliding_processes",
         "a sliding ring word frees 5% of a window early", cheap=True),
     Mutation(
@@ -113,7 +113,8 @@ MUTATIONS = [
         "reclaim=true takes leases of holders that are alive"),
     Mutation(
         "live-sliding-drops-carry", "lib/src/slot_table.cc",
-        "    carry.count = static_cast<uint32_t>(live.size() - spec.limit);\n",
+        "    carry.count =\n"
+        "        static_cast<uint32_t>(std::min<uint64_t>(live.size() - spec.limit, kMaxSlidingLimit));\n",
         "    carry.count = 0;  // MUTATION: a shrink forgets the grants it drops\n",
         "live_change_test", L + "sliding",
         "ResizeSliding drops the carried grants (shrink-then-grow over-grants)", cheap=True),
