@@ -283,13 +283,20 @@ Status Update(Mapping& m, SlotLayout* slot, uint32_t index, const LimiterSpec& s
   const bool gcra_slower = is_gcra && new_gcra.cost1 > cur->gcra.cost1;
   // window: a state written under one window length reads as "more than
   // a window ahead" (denied) under a shorter one, and as an empty new
-  // window under a longer one; so a shorter window marks its window full
-  // before it is published, a longer one after.
+  // window under a longer one; so a shorter window marks the rest of the
+  // old window full before it is published, a longer one its window after.
   const window::Params new_window{spec.limit, spec.window_ns};
   const bool is_window = spec.algorithm == Algorithm::kWindow;
   const bool window_shorter = is_window && spec.window_ns < cur->window.window_ns;
   if (gcra_slower) gcra::ConvertState(slot->state, cur->gcra, new_gcra, platform::NowNs());
-  if (window_shorter) window::MarkFull(slot->state, new_window, platform::NowNs());
+  if (window_shorter) {
+    // Full until the old window ends: the old limit may already be used up
+    // in it, and each new, shorter window inside it would add its own.
+    const int64_t now = platform::NowNs();
+    const int64_t w_old = cur->window.window_ns;
+    const int64_t old_end = now <= 0 ? now : (now / w_old + 1) * w_old - 1;
+    window::MarkFull(slot->state, new_window, std::max(now, old_end));
+  }
   slot->params_off.store(*off, std::memory_order_release);
   // Then change the state word, so decisions still using the old
   // parameters fail their CAS (gcra.h invariant 5).
