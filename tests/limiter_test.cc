@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -321,14 +322,11 @@ TEST(LimiterTest, WindowFullAfterLengthChangeStaysFullWhenTheLimitGrows) {
   EXPECT_EQ(l.LevelAt(now).used, 50.0);
 }
 
-// Issue 9: a blocking gcra acquire retried a stale reservation without a
-// bound; a published record that fails validation made it spin forever.
-TEST(LimiterTest, BlockingAcquireReportsAnInvalidPublishedRecord) {
-  ScopedNamespace ns("badrec");
-  Segment seg = ns.Open();
-  Limiter l = *seg.Define("g", LimiterSpec::Gcra(1, kNanosPerSecond, 1));
-  // Publish, as a corrupting writer would, a copy of the record with rate 0.
-  const int fd = ::open(Segment::PathFor(ns.ns()).c_str(), O_RDWR);
+// Publishes, as a corrupting writer would, a copy of limiter `name`'s (the
+// first slot's) parameter record changed by `alter`.
+void PublishAlteredRecord(const std::string& ns, const char* name,
+                          const std::function<void(ParamsRecord*)>& alter) {
+  const int fd = ::open(Segment::PathFor(ns).c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
   struct stat st {};
   ASSERT_EQ(::fstat(fd, &st), 0);
@@ -338,12 +336,21 @@ TEST(LimiterTest, BlockingAcquireReportsAnInvalidPublishedRecord) {
   char* base = static_cast<char*>(map);
   auto* h = reinterpret_cast<Header*>(base);
   auto* slot = reinterpret_cast<SlotLayout*>(base + h->slots_offset);
-  ASSERT_STREQ(slot->name, "g");
-  const uint64_t used = h->arena_used.fetch_add(sizeof(ParamsRecord));
-  const uint64_t bad_off = h->arena_offset + used;
+  ASSERT_STREQ(slot->name, name);
+  const uint64_t bad_off = h->arena_offset + h->arena_used.fetch_add(sizeof(ParamsRecord));
   std::memcpy(base + bad_off, base + slot->params_off.load(), sizeof(ParamsRecord));
-  reinterpret_cast<ParamsRecord*>(base + bad_off)->rate = 0;
+  alter(reinterpret_cast<ParamsRecord*>(base + bad_off));
   slot->params_off.store(bad_off, std::memory_order_release);
+  ::munmap(map, st.st_size);
+}
+
+// Issue 9: a blocking gcra acquire retried a stale reservation without a
+// bound; a published record that fails validation made it spin forever.
+TEST(LimiterTest, BlockingAcquireReportsAnInvalidPublishedRecord) {
+  ScopedNamespace ns("badrec");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("g", LimiterSpec::Gcra(1, kNanosPerSecond, 1));
+  PublishAlteredRecord(ns.ns(), "g", [](ParamsRecord* r) { r->rate = 0; });
   std::atomic<bool> done{false};
   Status s;
   std::thread t([&] {
@@ -354,7 +361,6 @@ TEST(LimiterTest, BlockingAcquireReportsAnInvalidPublishedRecord) {
       << "spins on the invalid record";
   t.join();
   EXPECT_EQ(s.code(), Code::kCorrupt) << s.ToString();
-  ::munmap(map, st.st_size);
 }
 
 // Review of the live changes: a window shrink dropped grants expired under
@@ -404,27 +410,14 @@ TEST(LimiterTest, RecordWithAnImpossibleCarryIsRefused) {
   ScopedNamespace ns("badcarry");
   Segment seg = ns.Open();
   Limiter l = *seg.Define("s", LimiterSpec::Sliding(4, 10 * kMs));
-  const int fd = ::open(Segment::PathFor(ns.ns()).c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  struct stat st {};
-  ASSERT_EQ(::fstat(fd, &st), 0);
-  void* map = ::mmap(nullptr, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
-  ASSERT_NE(map, MAP_FAILED);
-  char* base = static_cast<char*>(map);
-  auto* h = reinterpret_cast<Header*>(base);
-  auto* slot = reinterpret_cast<SlotLayout*>(base + h->slots_offset);
-  const uint64_t bad_off = h->arena_offset + h->arena_used.fetch_add(sizeof(ParamsRecord));
-  std::memcpy(base + bad_off, base + slot->params_off.load(), sizeof(ParamsRecord));
-  auto* rec = reinterpret_cast<ParamsRecord*>(base + bad_off);
-  rec->carry_count = 1;
-  rec->carry_until_ns = INT64_MAX;  // == kSealed: would seal the next ring
-  slot->params_off.store(bad_off, std::memory_order_release);
+  PublishAlteredRecord(ns.ns(), "s", [](ParamsRecord* r) {
+    r->carry_count = 1;
+    r->carry_until_ns = INT64_MAX;  // == kSealed: would seal the next ring
+  });
   EXPECT_TRUE(l.TryAcquire(1).granted);
   StatusOr<Limiter> redefined = seg.Define("s", LimiterSpec::Sliding(5, 10 * kMs));
   EXPECT_EQ(redefined.status().code(), Code::kCorrupt);
   EXPECT_TRUE(l.TryAcquire(1).granted) << "blocked by a corrupt carry";
-  ::munmap(map, st.st_size);
 }
 
 TEST(LimiterTest, StatsAreFlushedAndReadableElsewhere) {
