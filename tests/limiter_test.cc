@@ -337,10 +337,13 @@ void PublishAlteredRecord(const std::string& ns, const char* name,
   auto* h = reinterpret_cast<Header*>(base);
   auto* slot = reinterpret_cast<SlotLayout*>(base + h->slots_offset);
   ASSERT_STREQ(slot->name, name);
-  const uint64_t bad_off = h->arena_offset + h->arena_used.fetch_add(sizeof(ParamsRecord));
-  std::memcpy(base + bad_off, base + slot->params_off.load(), sizeof(ParamsRecord));
-  alter(reinterpret_cast<ParamsRecord*>(base + bad_off));
-  slot->params_off.store(bad_off, std::memory_order_release);
+  // The way a change publishes: the other record bank, the next generation.
+  const uint64_t word = slot->params_off.load();
+  const uint64_t cur = ParamsWordOffset(word);
+  const uint64_t other = cur == slot->records_off ? cur + sizeof(ParamsRecord) : slot->records_off;
+  std::memcpy(base + other, base + cur, sizeof(ParamsRecord));
+  alter(reinterpret_cast<ParamsRecord*>(base + other));
+  slot->params_off.store(ParamsWord(ParamsWordGen(word) + 1, other), std::memory_order_release);
   ::munmap(map, st.st_size);
 }
 
@@ -405,7 +408,9 @@ TEST(LimiterTest, SlidingLimitAndWindowShrinkThenGrowKeepsEveryGrant) {
 }
 
 // A record carrying an impossible time (a corrupt or hostile segment) is
-// refused; the limiter keeps working under its last good parameters.
+// refused: never used, never followed by a redefinition; handles keep
+// their last good parameters and fail closed (a grant checks that its
+// parameters are still the published ones).
 TEST(LimiterTest, RecordWithAnImpossibleCarryIsRefused) {
   ScopedNamespace ns("badcarry");
   Segment seg = ns.Open();
@@ -414,10 +419,11 @@ TEST(LimiterTest, RecordWithAnImpossibleCarryIsRefused) {
     r->carry_count = 1;
     r->carry_until_ns = INT64_MAX;  // == kSealed: would seal the next ring
   });
-  EXPECT_TRUE(l.TryAcquire(1).granted);
+  EXPECT_FALSE(l.TryAcquire(1).granted);
   StatusOr<Limiter> redefined = seg.Define("s", LimiterSpec::Sliding(5, 10 * kMs));
   EXPECT_EQ(redefined.status().code(), Code::kCorrupt);
-  EXPECT_TRUE(l.TryAcquire(1).granted) << "blocked by a corrupt carry";
+  EXPECT_FALSE(l.TryAcquire(1).granted);
+  EXPECT_EQ(l.spec(), LimiterSpec::Sliding(4, 10 * kMs));
 }
 
 TEST(LimiterTest, StatsAreFlushedAndReadableElsewhere) {

@@ -242,14 +242,14 @@ TEST_F(CorruptSegmentTest, ParamsOffsetOutsideArena) {
 }
 
 TEST_F(CorruptSegmentTest, RingLengthLies) {
-  auto* rec = reinterpret_cast<ParamsRecord*>(base_ + slot0()->params_off.load());
+  auto* rec = reinterpret_cast<ParamsRecord*>(base_ + ParamsWordOffset(slot0()->params_off.load()));
   rec->ring_len = 1u << 30;
   rec->limit = 1u << 20;  // still a "valid" limit, but the ring would overflow the file
   EXPECT_EQ(FindCode(), Code::kCorrupt);
 }
 
 TEST_F(CorruptSegmentTest, ParamsFailValidation) {
-  auto* rec = reinterpret_cast<ParamsRecord*>(base_ + slot0()->params_off.load());
+  auto* rec = reinterpret_cast<ParamsRecord*>(base_ + ParamsWordOffset(slot0()->params_off.load()));
   rec->window_ns = 0;
   EXPECT_EQ(FindCode(), Code::kCorrupt);
   rec->window_ns = kNanosPerSecond;
@@ -285,7 +285,7 @@ TEST_F(CorruptSegmentTest, AbandonedResizeIsRepairedByTheNextCaller) {
   const uint64_t baton =
       (uint64_t(dead) << 32) | ((platform::PidNamespaceId() & 0xffffff) << 8) | kSlotUpdating;
   slot0()->status.store(baton);
-  auto* rec = reinterpret_cast<ParamsRecord*>(base_ + slot0()->params_off.load());
+  auto* rec = reinterpret_cast<ParamsRecord*>(base_ + ParamsWordOffset(slot0()->params_off.load()));
   auto* words = reinterpret_cast<std::atomic<int64_t>*>(base_ + rec->ring_off + sizeof(RingHeader));
   for (int i = 0; i < 4; ++i) words[i].store(kSealed);
   StatusOr<Segment> s = Segment::Open(ns_.ns());

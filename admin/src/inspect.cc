@@ -5,18 +5,6 @@
 
 namespace sluice {
 
-const char* AllocationStateName(AllocationState s) {
-  switch (s) {
-    case AllocationState::kNone:
-      return "none";
-    case AllocationState::kValid:
-      return "valid";
-    case AllocationState::kExpired:
-      return "expired";
-  }
-  return "?";
-}
-
 const LimiterRow* Snapshot::Find(std::string_view name) const {
   for (const LimiterRow& r : rows) {
     if (r.name == name) return &r;
@@ -54,13 +42,19 @@ Snapshot Inspector::TakeAt(int64_t now) const {
     r.spec = l.spec();
     r.stats = l.stats();
     r.level = l.LevelAt(now);
-    if (r.spec.global) {
-      const admin_access::FleetWords w = admin_access::ReadFleetWords(seg_, e.index);
-      r.allocation = w.allocation;
-      r.allocation_expires_ns = w.allocation_expires_ns;
-      r.allocation_state = r.allocation_expires_ns == 0    ? AllocationState::kNone
-                           : r.allocation_expires_ns > now ? AllocationState::kValid
-                                                           : AllocationState::kExpired;
+    if (StatusOr<admin_access::ShareView> v = admin_access::ReadShare(seg_, e.index, now);
+        v.ok() && v->declared.global) {
+      r.global = true;
+      r.spec = v->in_force;
+      r.share.stage = static_cast<admin::ShareStage>(v->stage);
+      r.share.amount =
+          v->in_force.algorithm == Algorithm::kGcra ? v->in_force.rate : v->in_force.Capacity();
+      r.share.burst = v->in_force.algorithm == Algorithm::kGcra ? v->in_force.burst : 0;
+      r.share.cap =
+          v->declared.algorithm == Algorithm::kGcra ? v->declared.rate : v->declared.Capacity();
+      r.share.ends_ns = v->stage_end_ns;
+      r.share.epoch = v->epoch;
+      r.share.drained_ns = v->drained_ns;
     }
     s.rows.push_back(std::move(r));
   }

@@ -34,12 +34,17 @@ int64_t DeadlineAfter(int64_t now, int64_t timeout_ns) {
   if (timeout_ns < 0 || timeout_ns > INT64_MAX - now) return -1;
   return now + timeout_ns;
 }
-Status TooManyPermits(uint32_t n, const LimiterSpec& s) {
-  Status st = s.CheckPermits(n);
+Status NeverGranted(uint32_t n, const ActiveParams& p) {
+  if (p.declared.global) {
+    return Status(Code::kInvalidArgument, std::to_string(n) + " permits can never be granted by " +
+                                              p.declared.Describe() + " (at most " +
+                                              std::to_string(p.MaxPermits()) + " at once)");
+  }
+  Status st = p.spec.CheckPermits(n);
   // A "never" answer from a decision whose parameters changed since: still
   // an invalid request, described under the parameters it was refused by.
   return st.ok() ? Status(Code::kInvalidArgument, std::to_string(n) + " permits exceed " +
-                                                      s.Describe() + " while it was in force")
+                                                      p.spec.Describe() + " while it was in force")
                  : st;
 }
 
@@ -104,7 +109,31 @@ Status WaitForLease(SlotLayout* slot, TryFn try_once, int64_t deadline, bool rec
   }
 }
 
+// Waits (futex on wake_seq) for a global limiter's parameters to change:
+// a share arriving, or its stage ending. OK to look again; kTimeout or
+// kCancelled.
+Status WaitForChange(SlotLayout* slot_, const ActiveParams& p, int64_t deadline,
+                     const CancelCheck& cancel, WaitScope* scope) {
+  const uint32_t seq = slot_->wake_seq.load(std::memory_order_seq_cst);
+  const int64_t now = platform::NowNs();
+  if (deadline >= 0 && now >= deadline) return TimeoutStatus();
+  if (cancel.fn && cancel.fn(cancel.arg)) return CancelledStatus();
+  // Every change bumps wake_seq and wakes its futex; the stage's own end
+  // needs no waker (the next decision lapses it); poll now and then anyway.
+  int64_t until = now + 50 * kNanosPerMilli;
+  if (p.hot_until_ns != INT64_MIN && p.hot_until_ns != INT64_MAX) {
+    until = std::min(until, p.hot_until_ns);
+  }
+  if (p.closed && p.share.stage_end_ns != INT64_MAX) until = std::min(until, p.share.stage_end_ns);
+  if (deadline >= 0) until = std::min(until, deadline);
+  if (slot_->params_off.load(std::memory_order_acquire) != p.off) return Status::OK();
+  scope->Slept();
+  platform::FutexWait(&slot_->wake_seq, seq, std::max(until, now + 1));
+  return Status::OK();
+}
+
 }  // namespace
+
 Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel,
                         int64_t* granted_ns) {
   int64_t unused_grant = 0;
@@ -115,24 +144,34 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
   int64_t now = platform::NowNs();
   // Capacity first, for every algorithm: a request that can never be granted
   // fails at once, before anything is reserved or allocated for it.
-  if (const ActiveParams* p = Params(); permits > p->spec.Capacity()) {
+  if (const ActiveParams p = Params(); permits > p.MaxPermits()) {
     Count(false, permits, now);
-    return TooManyPermits(permits, p->spec);
+    return NeverGranted(permits, p);
   }
   const int64_t deadline = DeadlineAfter(now, timeout_ns);
-  auto max_wait = [&] { return deadline < 0 ? int64_t{-1} : std::max<int64_t>(0, deadline - now); };
   WaitScope scope(slot_, now);
   // gcra and sliding reserve a turn (invariant 3/4 of gcra.h/sliding.h):
   // count it, then sleep to it; a cancelled sleep gives the turn back. A
   // turn reserved under parameters that changed before it came is not
   // used (nullopt: reserve again under the new ones; the old turn stays
-  // spent, which can only deny more): a shrink binds sleepers too.
+  // spent, which can only deny more): a shrink binds sleepers too. A turn
+  // is never reserved past the end of a global limiter's share stage: the
+  // amount after it is not known yet.
   bool counted = false;
   auto take_turn = [&](const ActiveParams& p, bool ok, int64_t retry_after_ns, int64_t grant_ns,
                        auto refund) -> std::optional<Status> {
+    if (!ok && retry_after_ns >= 0 && p.hot_until_ns != INT64_MAX &&
+        (deadline < 0 || p.hot_until_ns <= deadline)) {
+      // Not before the stage ends, which comes before our deadline: wait
+      // for it and decide under the next stage.
+      scope.Slept();
+      if (!platform::SleepUntil(p.hot_until_ns, cancel)) return CancelledStatus();
+      now = platform::NowNs();
+      return std::nullopt;
+    }
     if (!counted) Count(ok, permits, now);
     counted = true;
-    if (!ok) return retry_after_ns < 0 ? TooManyPermits(permits, p.spec) : TimeoutStatus();
+    if (!ok) return retry_after_ns < 0 ? NeverGranted(permits, p) : TimeoutStatus();
     *granted_ns = grant_ns;
     if (grant_ns <= now) return Status::OK();  // decided now, like TryAcquire
     scope.Slept();
@@ -145,46 +184,68 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
     now = platform::NowNs();
     return std::nullopt;
   };
+  // The longest wait a reservation may take: to the deadline, and before
+  // the stage ends.
+  auto max_wait = [&](const ActiveParams& p) {
+    int64_t w = deadline < 0 ? int64_t{-1} : std::max<int64_t>(0, deadline - now);
+    if (p.hot_until_ns != INT64_MAX) {
+      const int64_t stage = std::max<int64_t>(0, p.hot_until_ns - now - 1);
+      w = w < 0 ? stage : std::min(w, stage);
+    }
+    return w;
+  };
   uint64_t stale_off = 0;  // gcra: the record a reservation last found stale
   for (;;) {
-    const ActiveParams* p = Params();
-    switch (p->spec.algorithm) {
+    const ActiveParams p = Params();
+    if (Lapse(p, now)) continue;  // its share ended: decide under the next stage
+    if (p.closed || permits > p.spec.Capacity()) {
+      if (!p.declared.global) return *take_turn(p, false, -1, 0, [] {});
+      // A global limiter without (enough) amount now: wait for a share.
+      if (Status s = WaitForChange(slot_, p, deadline, cancel, &scope); !s.ok()) {
+        Count(false, permits, now);
+        return s;
+      }
+      now = platform::NowNs();
+      continue;
+    }
+    switch (p.spec.algorithm) {
       case Algorithm::kGcra: {
-        gcra::Reservation r = gcra::Reserve(slot_->state, p->gcra, permits, now, max_wait(),
-                                            gcra::ParamsGuard{&slot_->params_off, p->off});
+        gcra::Reservation r = gcra::Reserve(slot_->state, p.gcra, permits, now, max_wait(p),
+                                            gcra::ParamsGuard{&slot_->params_off, p.off});
         if (r.stale) {
           // The parameters changed: reserve under the new ones. Stale again
           // under the same record means the published one fails validation
           // (Params() keeps the last good one): say so instead of spinning.
-          if (p->off == stale_off) return CorruptParams(name());
-          stale_off = p->off;
+          if (p.off == stale_off) return CorruptParams(name());
+          stale_off = p.off;
           continue;
         }
-        if (auto s = take_turn(*p, r.ok, r.retry_after_ns, r.grant_ns,
+        if (auto s = take_turn(p, r.ok, r.retry_after_ns, r.grant_ns,
                                [&] { gcra::Refund(slot_->state, r); })) {
           return *s;
         }
         continue;
       }
       case Algorithm::kSliding: {
-        if (permits > p->ring.len) return *take_turn(*p, false, -1, 0, [] {});
         // permits <= limit <= kMaxSlidingLimit: a bounded allocation.
         std::vector<sliding::Undo> undo(permits);
         sliding::Reservation r;
-        const ActiveParams* used = p;
+        ActiveParams used = p;
         if (!RetryOnSealed([&](const ActiveParams& q) {
-              used = &q;
-              r = sliding::Reserve(q.ring, permits, now, max_wait(), undo.data());
+              used = q;
+              if (permits > q.ring.len) return true;  // changed: the loop looks again
+              r = sliding::Reserve(q.ring, permits, now, max_wait(q), undo.data());
               return !r.sealed;
             })) {
           // An updater died half way and was repaired: wait a little.
-          if (deadline >= 0 && now >= deadline) return *take_turn(*p, false, 0, 0, [] {});
+          if (deadline >= 0 && now >= deadline) return *take_turn(p, false, 0, 0, [] {});
           if (!platform::SleepUntil(now + kNanosPerMilli, cancel)) return CancelledStatus();
           now = platform::NowNs();
           continue;
         }
-        if (auto s = take_turn(*used, r.ok, r.retry_after_ns, r.grant_ns, [&] {
-              sliding::Refund(used->ring, permits, undo.data(), r.grant_ns);
+        if (permits > used.ring.len) continue;
+        if (auto s = take_turn(used, r.ok, r.retry_after_ns, r.grant_ns, [&] {
+              sliding::Refund(used.ring, permits, undo.data(), r.grant_ns);
             })) {
           return *s;
         }
@@ -199,7 +260,7 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
         }
         if (d.retry_after_ns < 0) {  // the limit shrank below permits while we slept
           Count(false, permits, now);
-          return TooManyPermits(permits, Params()->spec);
+          return NeverGranted(permits, Params());
         }
         const int64_t wake = now + d.retry_after_ns;
         if (deadline >= 0 && wake > deadline) {
@@ -212,7 +273,6 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
         continue;
       }
       case Algorithm::kLease: {
-        if (permits > p->spec.holders) return *take_turn(*p, false, -1, 0, [] {});
         Status s = WaitForLease(
             slot_,
             [&](int64_t t, int64_t* retry) {
@@ -221,10 +281,10 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
               if (d.granted) *granted_ns = t;
               return d.granted;
             },
-            deadline, p->spec.reclaim, cancel, &scope);
+            deadline, p.spec.reclaim, cancel, &scope);
         Count(s.ok(), permits, platform::NowNs());
         // Holders shrank below permits while we waited: that is final.
-        if (IsNever(s)) return TooManyPermits(permits, Params()->spec);
+        if (IsNever(s)) return NeverGranted(permits, Params());
         return s;
       }
     }
@@ -235,7 +295,8 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
   const int64_t start = platform::NowNs();
-  if (Params()->spec.algorithm != Algorithm::kLease) {
+  const ActiveParams first = Params();
+  if (first.spec.algorithm != Algorithm::kLease) {
     return Status(Code::kInvalidArgument, "limiter '" + name() + "' is not a lease limiter");
   }
   const int64_t deadline = DeadlineAfter(start, timeout_ns);
@@ -248,6 +309,11 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
         *retry = kNanosPerMilli;  // if an updater's change is stuck
         RetryOnSealed([&](const ActiveParams& p) {
           if (p.spec.algorithm != Algorithm::kLease) return true;
+          if (Lapse(p, now)) return false;  // decide under the next stage
+          if (p.closed || (p.table.len == 0 && p.declared.global)) {
+            *retry = 10 * kNanosPerMilli;  // no holders until a share comes
+            return true;
+          }
           lease::Grant g = lease::TryAcquire(p.table, now, /*real_time=*/true);
           if (g.sealed) return false;
           *retry = g.retry_after_ns;
@@ -257,11 +323,11 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
         });
         return ok;
       },
-      deadline, Params()->spec.reclaim, cancel, &scope);
+      deadline, first.spec.reclaim, cancel, &scope);
   Count(s.ok(), 1, platform::NowNs());
   if (IsNever(s)) {
     return Status(Code::kInvalidArgument, "limiter '" + name() + "' has no lease holders (" +
-                                              Params()->spec.Describe() + ")");
+                                              Params().spec.Describe() + ")");
   }
   if (!s.ok()) return s;
   return out;
@@ -270,12 +336,13 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
 StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
-  if (Params()->spec.algorithm != Algorithm::kLease) {
+  if (Params().spec.algorithm != Algorithm::kLease) {
     return Status(Code::kInvalidArgument, "limiter '" + name() + "' is not a lease limiter");
   }
   lease::Grant g;
   uint64_t holders = 0;
   if (!RetryOnSealed([&](const ActiveParams& p) {
+        if (Lapse(p, now_ns)) return false;  // decide under the next stage
         g = lease::TryAcquire(p.table, now_ns, /*real_time=*/false);
         holders = p.spec.holders;
         return !g.sealed;
@@ -290,9 +357,8 @@ StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
 Status Limiter::ReleaseLease(const Lease& lease) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
-  const ActiveParams* p = Params();
-  if (p->spec.algorithm != Algorithm::kLease ||
-      !lease::Release(p->table, lease, platform::NowNs())) {
+  const ActiveParams p = Params();
+  if (p.spec.algorithm != Algorithm::kLease || !lease::Release(p.table, lease, platform::NowNs())) {
     return Status(Code::kNotHeld, "lease " + std::to_string(lease.token) +
                                       " is not held (released, expired or reclaimed)");
   }
@@ -306,8 +372,8 @@ Status Limiter::RenewLease(Lease* lease) { return RenewLeaseAt(lease, platform::
 Status Limiter::RenewLeaseAt(Lease* lease, int64_t now_ns) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
-  const ActiveParams* p = Params();
-  if (p->spec.algorithm != Algorithm::kLease || !lease::Renew(p->table, lease, now_ns)) {
+  const ActiveParams p = Params();
+  if (p.spec.algorithm != Algorithm::kLease || !lease::Renew(p.table, lease, now_ns)) {
     return Status(Code::kNotHeld, "lease " + std::to_string(lease->token) +
                                       " is not held (released, expired or reclaimed)");
   }

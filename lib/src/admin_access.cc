@@ -41,10 +41,9 @@ std::vector<SlotEntry> ListSlots(const Segment& seg) {
         break;
     }
     if (e.use == SlotUse::kLive || e.use == SlotUse::kRetired) {
-      StatusOr<ActiveParams> p =
-          LoadParams(m, slot, slot->params_off.load(std::memory_order_acquire));
+      StatusOr<ActiveParams> p = LoadParams(m, slot);
       if (p.ok()) {
-        e.spec = p->spec;
+        e.spec = p->declared;
       } else {
         e.params = p.status();
       }
@@ -59,24 +58,49 @@ std::vector<SlotEntry> ListSlots(const Segment& seg) {
   return out;
 }
 
-FleetWords ReadFleetWords(const Segment& seg, uint32_t index) {
-  const SlotLayout* slot = SegmentInternals::Of(seg).slot(index);
-  // relaxed: each word is read on its own (a display, or the forwarder's
-  // input); nothing else is published through them.
-  FleetWords w;
-  w.allocation = slot->allocation.load(std::memory_order_relaxed);
-  w.allocation_expires_ns = slot->allocation_expires_ns.load(std::memory_order_relaxed);
-  w.demand_milli = slot->demand_milli.load(std::memory_order_relaxed);
-  return w;
+StatusOr<ShareView> ReadShare(const Segment& seg, uint32_t index, int64_t now) {
+  Mapping& m = SegmentInternals::Of(seg);
+  SlotLayout* slot = m.slot(index);
+  StatusOr<ActiveParams> p = LoadParams(m, slot);
+  if (!p.ok()) return p.status();
+  ShareView v;
+  v.declared = p->declared;
+  v.in_force = p->spec;
+  v.closed = p->closed;
+  const ShareState& s = p->share;
+  v.stage = s.stage;
+  v.stage_end_ns = s.stage_end_ns;
+  v.share_amount = s.share_amount;
+  v.share_burst = s.share_burst;
+  v.share_expires_ns = s.share_expires_ns;
+  v.fallback_amount = s.fallback_amount;
+  v.fallback_burst = s.fallback_burst;
+  v.fallback_until_ns = s.fallback_until_ns;
+  v.epoch = s.epoch;
+  v.drained_ns = s.drained_ns;
+  if (p->declared.global && now >= s.stage_end_ns) {
+    const StageAmounts a = StageAt(s, p->declared.algorithm, now);
+    v.stage = a.stage;
+    v.stage_end_ns = a.end_ns;
+    v.in_force = WithAmount(p->declared, a.amount, a.burst);
+    v.closed = a.amount == 0;
+  }
+  // relaxed: statistics, each read on its own.
+  v.changes = slot->defined_seq.load(std::memory_order_relaxed);
+  v.demand_milli = slot->demand_milli.load(std::memory_order_relaxed);
+  return v;
 }
 
-Status WriteFleetWords(const Segment& seg, uint32_t index, const FleetWords& w) {
-  Mapping& m = SegmentInternals::Of(seg);
-  if (m.read_only()) return Status(Code::kPermission, "segment is mapped read-only");
-  SlotLayout* slot = m.slot(index);
-  slot->allocation.store(w.allocation, std::memory_order_relaxed);
-  slot->allocation_expires_ns.store(w.allocation_expires_ns, std::memory_order_relaxed);
-  return Status::OK();
+Status PublishShare(const Segment& seg, uint32_t index, const ShareInput& in, int64_t now) {
+  ShareState s;
+  s.share_amount = in.amount;
+  s.share_burst = in.burst;
+  s.share_expires_ns = in.expires_ns;
+  s.fallback_amount = in.fallback_amount;
+  s.fallback_burst = in.fallback_burst;
+  s.fallback_until_ns = in.fallback_until_ns;
+  s.epoch = in.epoch;
+  return slots::PublishShare(SegmentInternals::Of(seg), index, s, now);
 }
 
 Status CheckOwnedByCaller(const Segment& seg) {
@@ -85,16 +109,14 @@ Status CheckOwnedByCaller(const Segment& seg) {
 }
 
 uint64_t DefineArenaBytes(const LimiterSpec* before, const LimiterSpec& after) {
-  const uint64_t rec = sizeof(ParamsRecord);
-  const uint64_t ring = RoundUp(RingBytes(after), kCacheLine);
-  if (before == nullptr) return rec + ring;
-  if (*before == after) return 0;
-  // A live change writes one record; a sliding change always a new ring
-  // (sealing the old one is what stops stalled decisions), a lease change
-  // a new holder table when `holders` changes.
-  const bool new_ring = after.algorithm == Algorithm::kSliding ||
-                        (after.algorithm == Algorithm::kLease && before->holders != after.holders);
-  return rec + (new_ring ? ring : 0);
+  const uint64_t ring = RoundUp(RingBytes(after.algorithm, RingLen(after)), kCacheLine);
+  if (before == nullptr) return 2 * sizeof(ParamsRecord) + ring;
+  // Changes rewrite the slot's record banks and ring in place; only a ring
+  // growing past its capacity allocates, at most GrownCap of what it had.
+  const uint64_t had = RingLen(*before);
+  const uint64_t want = RingLen(after);
+  if (before->algorithm != after.algorithm || want <= had) return 0;
+  return RoundUp(RingBytes(after.algorithm, GrownCap(after.algorithm, had, want)), kCacheLine);
 }
 
 }  // namespace admin_access

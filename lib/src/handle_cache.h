@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <memory>
+#include <type_traits>
 
 #include "layout.h"
 #include "mapping.h"
@@ -17,24 +18,51 @@ namespace sluice {
 // Retries of a decision that met a ring or table retired by a resize.
 constexpr int kSealedRetries = 3;
 
+// What the hot path needs of ActiveParams (gcra and window decide with
+// nothing else).
+struct HotParams {
+  uint64_t off = 0;  // 0: nothing cached yet (no published word is 0)
+  int64_t hot_until_ns = INT64_MIN;
+  gcra::Params gcra;
+  window::Params window;
+  uint32_t algorithm = 0;
+  uint32_t writable = 0;
+};
+
+// Trivially copyable values copied word by word as relaxed atomics (a
+// seqlock reader may copy while a writer rewrites them, then discards it).
+template <typename T>
+void LoadWords(const T& src, T* dst) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % 8 == 0 && alignof(T) >= 8);
+  const auto* s = reinterpret_cast<const uint64_t*>(&src);
+  auto* d = reinterpret_cast<uint64_t*>(dst);
+  for (size_t i = 0; i < sizeof(T) / 8; ++i) d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+}
+template <typename T>
+void StoreWords(const T& src, T* dst) {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % 8 == 0 && alignof(T) >= 8);
+  const auto* s = reinterpret_cast<const uint64_t*>(&src);
+  auto* d = reinterpret_cast<uint64_t*>(dst);
+  for (size_t i = 0; i < sizeof(T) / 8; ++i) __atomic_store_n(&d[i], s[i], __ATOMIC_RELAXED);
+}
+
 struct HandleCache {
   std::shared_ptr<Mapping> m;
   SlotLayout* slot = nullptr;
   bool read_only = false;
-  // The current validated parameters; older ones stay alive (a reader may
-  // still use them) until the cache dies, in the lock-free list `kept`.
-  // No mutex: a fork child could inherit one locked by a thread of the
-  // parent that does not exist in the child.
-  struct KeptParams {
-    ActiveParams params;
-    KeptParams* next;
-  };
-  std::atomic<const ActiveParams*> active{nullptr};
-  std::atomic<KeptParams*> kept{nullptr};
+  // The last validated parameters, in one place per handle (so a handle's
+  // memory does not grow with parameter changes), under a seqlock: `seq`
+  // even = stable, odd = a thread is rewriting. Readers copy, then check
+  // that seq did not move; a writer that finds another writing does not
+  // wait (it decides with its own copy). No mutex: a fork child could
+  // inherit one locked by a thread that does not exist in the child.
+  alignas(kCacheLine) std::atomic<uint64_t> seq{0};
+  HotParams hot;
+  ActiveParams params;
   // Batched counters. Increments are plain load+store (no locked RMW on the
   // hot path): exact for one thread, approximate when threads share a
   // handle. Flushed every kFlushCalls decisions or kFlushNs.
-  std::atomic<uint64_t> granted{0};
+  alignas(kCacheLine) std::atomic<uint64_t> granted{0};
   std::atomic<uint64_t> denied{0};
   std::atomic<uint32_t> calls{0};
   std::atomic<int64_t> last_flush_ns{0};
@@ -42,20 +70,32 @@ struct HandleCache {
   // the parent's unflushed counts instead of flushing them a second time.
   std::atomic<uint64_t> fork_gen{0};
 
-  // Keeps `p` alive as long as the cache; returns its stable address.
-  // Thread-safe, lock-free.
-  const ActiveParams* Keep(ActiveParams p);
+  // Copies of the cached parameters; false while a thread rewrites them.
+  __attribute__((always_inline)) bool ReadHot(HotParams* out) const {
+    const uint64_t s = seq.load(std::memory_order_acquire);
+    LoadWords(hot, out);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return (s & 1) == 0 && seq.load(std::memory_order_relaxed) == s;
+  }
+  bool Read(ActiveParams* out) const;
+  // Caches `p` unless another thread is caching at the same moment.
+  void Store(const ActiveParams& p);
   void Flush();
   // In a fork child: forgets the parent's unflushed counts (the parent
-  // flushes them itself).
+  // flushes them itself) and a cache a parent's thread was rewriting.
   void DropIfForked();
   ~HandleCache();
+};
+
+// A handle's cache (tests).
+struct LimiterInternals {
+  static HandleCache& CacheOf(const Limiter& l) { return *l.cache_; }
 };
 
 template <typename Fn>
 bool Limiter::RetryOnSealed(Fn&& try_once) const {
   for (int attempt = 0; attempt < kSealedRetries; ++attempt) {
-    if (try_once(*Params())) return true;
+    if (try_once(Params())) return true;
     Reload();  // a resize retired what we used: take the new parameters
   }
   // Still sealed with nothing new published: an updater died half way.

@@ -7,8 +7,11 @@
 // instruction leaves every word in a state the others can read and use.
 //
 // Segment := Header | SlotLayout[capacity] | arena
-//   arena holds immutable ParamsRecords, sliding rings (int64 per permit)
-//   and lease HolderEntry arrays, allocated by a bump pointer, never freed.
+//   arena holds each slot's two ParamsRecord banks, sliding rings (int64
+//   per permit) and lease HolderEntry arrays, allocated by a bump pointer,
+//   never freed. A parameter change rewrites the unpublished bank and the
+//   ring or table in place, so changes run forever in bounded space (a ring
+//   is reallocated only to grow past its capacity, at least doubling).
 #ifndef SLUICE_SRC_LAYOUT_H_
 #define SLUICE_SRC_LAYOUT_H_
 
@@ -20,7 +23,7 @@
 namespace sluice {
 
 constexpr uint64_t kMagic = 0x31454349554C53ULL;  // "SLUICE1\0" little-endian
-constexpr uint32_t kLayoutVersion = 1;
+constexpr uint32_t kLayoutVersion = 2;
 constexpr size_t kCacheLine = 64;
 constexpr size_t kHeaderSize = 4096;
 constexpr uint32_t kMaxCapacity = 1u << 16;
@@ -69,7 +72,7 @@ struct alignas(kCacheLine) SlotLayout {
   // Line 0, the hot line: every decision reads params_off and CASes state
   // (gcra, window) here. Nothing else is written here on the hot path.
   std::atomic<int64_t> state;        // gcra: TAT ns; window: idx<<24|count
-  std::atomic<uint64_t> params_off;  // arena offset of the ParamsRecord
+  std::atomic<uint64_t> params_off;  // the published record: ParamsWord
   std::atomic<uint64_t> token;       // lease: last fencing token issued;
                                      // window: full index of the last move
   std::atomic<uint64_t> ring_hint;   // lease: where to scan from
@@ -86,16 +89,29 @@ struct alignas(kCacheLine) SlotLayout {
   std::atomic<uint64_t> demand_asked;    // asked at demand_epoch_ns
   // Line 2: control.
   alignas(kCacheLine) std::atomic<uint64_t> status;
-  std::atomic<uint64_t> demand_milli;          // permits/s * 1000, last interval
-  std::atomic<uint64_t> allocation;            // fleet: this host's share
-  std::atomic<int64_t> allocation_expires_ns;  // fleet: lease on the share
-  std::atomic<uint64_t> defined_seq;           // bumped on each define/update
+  std::atomic<uint64_t> demand_milli;  // permits/s * 1000, last interval
+  uint64_t records_off;                // the two ParamsRecord banks (written in INIT)
+  uint64_t reserved0;
+  std::atomic<uint64_t> defined_seq;  // bumped on each define/update
   // Line 3: name, written before status becomes READY (release).
   alignas(kCacheLine) char name[64];  // NUL-terminated, <= 63 chars
 };
 
-// Parameters of a limiter: immutable once published through params_off.
-// A change writes a new record and swaps params_off (release).
+// params_off: generation << 32 | arena offset of the published record (one
+// of the slot's two banks; offsets are < kMaxArenaBytes = 2^32). Every
+// change increments the generation, so a handle that cached the word knows
+// its record is still the published one: the word would repeat only after
+// 2^32 changes with one handle unaware of all of them.
+inline uint64_t ParamsWord(uint64_t gen, uint64_t off) { return (gen << 32) | (off & 0xffffffffu); }
+inline uint64_t ParamsWordOffset(uint64_t w) { return w & 0xffffffffu; }
+inline uint64_t ParamsWordGen(uint64_t w) { return w >> 32; }
+
+// Parameters of a limiter, with the fleet share they come from. A change
+// writes the slot's unpublished bank (word by word, relaxed atomic stores)
+// and publishes it by a release store of params_off. Readers copy the
+// record, then check that params_off still names it (a seqlock: the bank
+// is rewritten only after it stopped being published, and a reader that
+// copied it then sees another params_off and reads again).
 struct alignas(kCacheLine) ParamsRecord {
   uint32_t magic;      // kParamsMagic
   uint32_t algorithm;  // sluice::Algorithm
@@ -116,10 +132,31 @@ struct alignas(kCacheLine) ParamsRecord {
   // the dropped leases, and no grant before it. See docs/design.md "Live
   // parameter changes".
   int64_t carry_until_ns;
+  uint64_t ring_cap;  // words / entries allocated at ring_off (>= ring_len);
+                      // those past ring_len hold kSealed
+  // Fleet (kFlagGlobal): the budget file's amounts (caps; 0: none) and the
+  // share the effective amounts above come from (docs/fleet.md).
+  uint64_t cap_amount;  // rate / limit / holders
+  uint64_t cap_burst;   // gcra
+  uint32_t stage;       // admin::ShareStage
+  uint32_t reserved1;
+  int64_t stage_end_ns;  // decisions at or after it lapse to the next stage
+  uint64_t share_amount;
+  uint64_t share_burst;
+  int64_t share_expires_ns;
+  uint64_t fallback_amount;
+  uint64_t fallback_burst;
+  int64_t fallback_until_ns;
+  uint64_t epoch;
+  int64_t drained_ns;  // from then on no more than the amounts in force
+  uint64_t reserved2[7];
 };
 constexpr uint32_t kParamsMagic = 0x4D524150;  // "PARM"
 constexpr uint32_t kFlagReclaim = 1;
 constexpr uint32_t kFlagGlobal = 2;
+constexpr uint32_t kFlagClosed = 4;  // amount 0: gcra/window keep their last
+                                     // amounts as the state's units; deny all
+constexpr uint32_t kParamsWords = 32;
 
 // A sliding ring in the arena: one hint word (where to start scanning; any
 // value is safe), then `len` int64 grant times. Allocated 64-byte aligned so
@@ -156,7 +193,8 @@ static_assert(sizeof(SlotLayout) == 4 * kCacheLine);
 static_assert(offsetof(SlotLayout, granted) == kCacheLine);
 static_assert(offsetof(SlotLayout, status) == 2 * kCacheLine);
 static_assert(offsetof(SlotLayout, name) == 3 * kCacheLine);
-static_assert(sizeof(ParamsRecord) == 2 * kCacheLine);
+static_assert(sizeof(ParamsRecord) == 4 * kCacheLine);
+static_assert(sizeof(ParamsRecord) == kParamsWords * 8);
 static_assert(sizeof(HolderEntry) == kCacheLine);
 
 }  // namespace sluice

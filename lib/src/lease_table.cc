@@ -100,6 +100,14 @@ Grant TryAcquire(const Table& t, int64_t now, bool real_time) {
     if (!Takeable(h, e, now, t.reclaim)) continue;
     const int64_t next = Claim(t, i, e, now);
     if (next == 0) continue;
+    if (t.Replaced()) {
+      // The table may have been rewritten in place under us: not a grant.
+      // Entries keep their index and (index, next) is ours alone, so the
+      // undo only ever removes our own claim.
+      Unclaim(t, i, next, e);
+      g.sealed = true;
+      return g;
+    }
     // Invariant 3: the grant is dated at the token's fetch_add.
     const uint64_t token = t.token->fetch_add(1, std::memory_order_seq_cst) + 1;
     if (real_time && platform::NowNs() >= next) {
@@ -145,8 +153,13 @@ Decision TryAcquireN(const Table& t, uint32_t n, int64_t now, bool* sealed) {
     h.token.store(t.token->fetch_add(1, std::memory_order_seq_cst) + 1, std::memory_order_relaxed);
     taken[got++] = {i, next, e};
   }
-  if (got == n) return {true, now, 0};
+  const bool replaced = got > 0 && t.Replaced();  // as in TryAcquire
+  if (got == n && !replaced) return {true, now, 0};
   for (uint32_t j = 0; j < got; ++j) Unclaim(t, taken[j].index, taken[j].next, taken[j].prev);
+  if (replaced) {
+    *sealed = true;
+    return {false, now, 0};
+  }
   return {false, now, Soonest(t, now)};
 }
 

@@ -30,6 +30,12 @@
 //  6. gate_until (the carried leases of a live shrink, params.h Carry)
 //     denies every grant until the dropped leases have lapsed; a later grow
 //     puts them back as entries, so shrink-then-grow never forgets one.
+//  7. A change keeps the table in place: entries below the new holder
+//     count keep their index and values (held leases stay valid), entries
+//     past it are sealed (kSealed). A claim checks params_off after its CAS
+//     and undoes itself if the parameters it used were replaced meanwhile.
+//     Its (index, next) is unique (2), so the undo can only remove its own
+//     claim, wherever the change left it.
 // Memory order: expiry CAS is acq_rel, so what the previous holder wrote
 // (owner, token, free_since) is ordered before the next claim.
 #ifndef SLUICE_SRC_LEASE_TABLE_H_
@@ -51,6 +57,13 @@ struct Table {
   int64_t gate_until_ns = INT64_MIN;
   std::atomic<uint64_t>* token = nullptr;
   std::atomic<uint64_t>* hint = nullptr;
+  // As sliding::Ring: a claim whose table was rewritten in place while it
+  // was being taken is undone (params.h invariant 3). nullptr: no check.
+  const std::atomic<uint64_t>* params_off = nullptr;
+  uint64_t word = 0;
+  bool Replaced() const {
+    return params_off != nullptr && params_off->load(std::memory_order_acquire) != word;
+  }
 };
 
 struct Grant {

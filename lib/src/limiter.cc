@@ -26,7 +26,41 @@ void HandleCache::DropIfForked() {
   granted.store(0, std::memory_order_relaxed);
   denied.store(0, std::memory_order_relaxed);
   calls.store(0, std::memory_order_relaxed);
+  // The child has one thread: a seqlock left odd by a parent's thread that
+  // was caching is released, with the cache marked empty (off 0 never
+  // matches params_off: the next decision reloads).
+  const uint64_t s = seq.load(std::memory_order_relaxed);
+  if (s & 1) {
+    HotParams none;
+    StoreWords(none, &hot);
+    seq.store(s + 1, std::memory_order_release);
+  }
   fork_gen.store(platform::ForkGeneration(), std::memory_order_relaxed);
+}
+
+bool HandleCache::Read(ActiveParams* out) const {
+  const uint64_t s = seq.load(std::memory_order_acquire);
+  if (s & 1) return false;
+  LoadWords(params, out);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return seq.load(std::memory_order_relaxed) == s && out->off != 0;
+}
+
+void HandleCache::Store(const ActiveParams& p) {
+  uint64_t s = seq.load(std::memory_order_relaxed);
+  if ((s & 1) || !seq.compare_exchange_strong(s, s + 1, std::memory_order_acquire)) return;
+  // The odd seq is visible before the words change (release fence).
+  std::atomic_thread_fence(std::memory_order_release);
+  HotParams h;
+  h.off = p.off;
+  h.hot_until_ns = p.hot_until_ns;
+  h.gcra = p.gcra;
+  h.window = p.window;
+  h.algorithm = static_cast<uint32_t>(p.spec.algorithm);
+  h.writable = p.writable;
+  StoreWords(h, &hot);
+  StoreWords(p, &params);
+  seq.store(s + 2, std::memory_order_release);
 }
 
 void HandleCache::Flush() {
@@ -56,7 +90,7 @@ void HandleCache::Flush() {
 StatusOr<Limiter> Limiter::Attach(std::shared_ptr<Mapping> m, uint32_t index) {
   if (index >= m->capacity()) return Status(Code::kInvalidArgument, "slot index out of range");
   SlotLayout* slot = m->slot(index);
-  StatusOr<ActiveParams> p = LoadParams(*m, slot, slot->params_off.load(std::memory_order_acquire));
+  StatusOr<ActiveParams> p = LoadParams(*m, slot);
   if (!p.ok()) return p.status();
   Limiter l;
   l.cache_ = std::make_shared<HandleCache>();
@@ -66,62 +100,45 @@ StatusOr<Limiter> Limiter::Attach(std::shared_ptr<Mapping> m, uint32_t index) {
   l.cache_->last_flush_ns.store(platform::NowNs(), std::memory_order_relaxed);
   l.cache_->fork_gen.store(platform::ForkGeneration(), std::memory_order_relaxed);
   p->writable = !m->read_only();
-  l.cache_->active.store(l.cache_->Keep(std::move(*p)), std::memory_order_release);
+  l.cache_->Store(*p);
   l.m_ = std::move(m);
   l.slot_ = slot;
   l.index_ = index;
   return l;
 }
 
-const ActiveParams* HandleCache::Keep(ActiveParams p) {
-  auto* node = new KeptParams{std::move(p), kept.load(std::memory_order_relaxed)};
-  // release: a thread that follows `kept` (only the destructor, after every
-  // user is gone) sees the node's contents. Nodes are never removed.
-  while (!kept.compare_exchange_weak(node->next, node, std::memory_order_release,
-                                     std::memory_order_relaxed)) {
-  }
-  return &node->params;
+HandleCache::~HandleCache() { Flush(); }
+
+ActiveParams Limiter::Params() const {
+  ActiveParams p;
+  // acquire pairs with the release store of params_off by a change.
+  if (cache_->Read(&p) && slot_->params_off.load(std::memory_order_acquire) == p.off) return p;
+  return Reload();
 }
 
-HandleCache::~HandleCache() {
-  Flush();
-  for (KeptParams* n = kept.load(std::memory_order_acquire); n != nullptr;) {
-    KeptParams* next = n->next;
-    delete n;
-    n = next;
-  }
-}
-
-const ActiveParams* Limiter::Params() const {
-  const ActiveParams* p = cache_->active.load(std::memory_order_acquire);
-  // acquire pairs with the release store of params_off by Define: a new
-  // offset's record is fully written before we read it in Reload.
-  if (slot_->params_off.load(std::memory_order_acquire) != p->off) p = Reload();
-  return p;
-}
-
-// Lock-free (no mutex a fork child could inherit locked): threads that
-// reload at once may each validate the new record; one publishes it, the
-// others' copies stay kept (unused) until the cache dies. Bounded by the
-// number of racing threads per parameter change.
-const ActiveParams* Limiter::Reload() const {
-  const ActiveParams* cur = cache_->active.load(std::memory_order_acquire);
-  for (;;) {
-    const uint64_t off = slot_->params_off.load(std::memory_order_acquire);
-    if (cur->off == off) return cur;
-    StatusOr<ActiveParams> p = LoadParams(*m_, slot_, off);
-    // A record that fails validation is never used; keep the last good one.
-    if (!p.ok()) return cur;
+// A record that fails validation is never used: the last good one stays
+// (decisions under it fail their guards and deny until a good one comes).
+ActiveParams Limiter::Reload() const {
+  StatusOr<ActiveParams> p = LoadParams(*m_, slot_);
+  if (p.ok()) {
     p->writable = !cache_->read_only;
-    const ActiveParams* fresh = cache_->Keep(std::move(*p));
-    // acq_rel: publishes the new ActiveParams to readers of `active`
-    // (acquire loads in Params and the hot path).
-    if (cache_->active.compare_exchange_strong(cur, fresh, std::memory_order_acq_rel,
-                                               std::memory_order_acquire)) {
-      return fresh;
-    }
-    // Another thread published first: cur is its record; check it again.
+    cache_->Store(*p);
+    return *p;
   }
+  ActiveParams last;
+  while (!cache_->Read(&last)) {
+    if (cache_->seq.load(std::memory_order_relaxed) & 1) continue;  // a thread is caching
+    break;  // nothing cached (cannot happen after Attach)
+  }
+  return last;
+}
+
+bool Limiter::Lapse(const ActiveParams& p, int64_t now) const {
+  if (now < p.hot_until_ns || p.closed || !p.writable) return false;
+  // Whoever changed it first (this call, another process, a forwarder),
+  // the parameters to decide with are the ones published now.
+  slots::Lapse(*m_, index_, p.off, now);
+  return true;
 }
 
 namespace {
@@ -156,26 +173,28 @@ void Limiter::FlushStats() {
 }
 
 // The hot path. Kept in one function so the compiler can inline the gcra
-// and window algorithms and the counting: one clock read, two loads of the
-// slot's hot line (state; params_off), one CAS on it, and process-local
-// loads and stores.
+// and window algorithms and the counting: one clock read, the cached
+// parameters (a process-local seqlock read), two loads of the slot's hot
+// line (state; params_off), one CAS on it, and process-local stores.
 __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t permits,
                                                                        int64_t now) const {
   HandleCache& c = *cache_;
-  const ActiveParams* p = c.active.load(std::memory_order_acquire);
+  HotParams h;
   // gcra and window check params_off themselves (ParamsGuard, after reading
-  // the state); sliding and lease go through Decide, which reloads.
+  // the state); everything else (sliding, lease, read-only handles, a
+  // closed limiter, a share that ended by `now`) goes through Decide.
   Decision d;
   bool stale = false;
-  const gcra::ParamsGuard guard{&slot_->params_off, p->off};
-  if (__builtin_expect(!p->writable, 0)) {
-    d = Decision(false, now, -1, Denial::kReadOnly);  // a read-only mapping never decides
-  } else if (p->spec.algorithm == Algorithm::kGcra) {
-    d = gcra::TryAcquire(slot_->state, p->gcra, permits, now, guard, &stale);
-  } else if (p->spec.algorithm == Algorithm::kWindow) {
-    d = window::TryAcquire(slot_->state, p->window, permits, now, guard, &stale, &slot_->token);
+  if (__builtin_expect(!c.ReadHot(&h) || now >= h.hot_until_ns || !h.writable, 0)) {
+    stale = true;
+  } else if (h.algorithm == static_cast<uint32_t>(Algorithm::kGcra)) {
+    d = gcra::TryAcquire(slot_->state, h.gcra, permits, now,
+                         gcra::ParamsGuard{&slot_->params_off, h.off}, &stale);
+  } else if (h.algorithm == static_cast<uint32_t>(Algorithm::kWindow)) {
+    d = window::TryAcquire(slot_->state, h.window, permits, now,
+                           gcra::ParamsGuard{&slot_->params_off, h.off}, &stale, &slot_->token);
   } else {
-    d = Decide(permits, now);
+    stale = true;
   }
   if (__builtin_expect(stale, 0)) d = Decide(permits, now);
   CountIn(c, d.granted, permits, now);
@@ -195,6 +214,25 @@ Decision Limiter::TryAcquireAt(uint32_t permits, int64_t now) {
 Decision Limiter::Decide(uint32_t permits, int64_t now) const {
   Decision d(false, now, kNanosPerMilli);  // if an updater's change is stuck
   RetryOnSealed([&](const ActiveParams& p) {
+    if (!p.writable) {
+      d = Decision(false, now, -1, Denial::kReadOnly);  // a read-only mapping never decides
+      return true;
+    }
+    if (Lapse(p, now)) return false;  // decide under the next stage
+    if (permits > p.MaxPermits()) {
+      d = Decision(false, now, -1, Denial::kNever);
+      return true;
+    }
+    if (p.closed) {
+      // A global limiter with amount 0 (no share yet, or lapsed): not now,
+      // maybe when a share arrives. Look again at the stage's end or soon.
+      const int64_t until_end =
+          p.share.stage_end_ns == INT64_MAX
+              ? 10 * kNanosPerMilli
+              : std::clamp<int64_t>(p.share.stage_end_ns - now, 1, 10 * kNanosPerMilli);
+      d = Decision(false, now, until_end, Denial::kBusy);
+      return true;
+    }
     const gcra::ParamsGuard guard{&slot_->params_off, p.off};
     bool sealed = false;  // or stale: the parameters changed; decide again
     Decision x;
@@ -212,6 +250,11 @@ Decision Limiter::Decide(uint32_t permits, int64_t now) const {
         x = lease::TryAcquireN(p.table, permits, now, &sealed);
         break;
     }
+    // A global limiter's amount may grow later: "more than it has now" is
+    // busy, not never (MaxPermits above is what can never be granted).
+    if (!sealed && x.retry_after_ns < 0 && p.declared.global) {
+      x = Decision(false, now, 10 * kNanosPerMilli, Denial::kBusy);
+    }
     if (!sealed) d = x;
     return !sealed;
   });
@@ -220,7 +263,7 @@ Decision Limiter::Decide(uint32_t permits, int64_t now) const {
 
 std::string Limiter::name() const { return slots::NameOf(*slot_); }
 
-LimiterSpec Limiter::spec() const { return Params()->spec; }
+LimiterSpec Limiter::spec() const { return Params().spec; }
 
 LimiterStats Limiter::stats() const {
   LimiterStats s;
@@ -237,9 +280,11 @@ LimiterStats Limiter::stats() const {
 LimiterLevel Limiter::level() const { return LevelAt(platform::NowNs()); }
 
 LimiterLevel Limiter::LevelAt(int64_t now) const {
-  const ActiveParams* p = Params();
+  const ActiveParams params = Params();
+  const ActiveParams* p = &params;
   LimiterLevel l;
   l.capacity = double(p->spec.Capacity());
+  if (p->closed) return l;
   switch (p->spec.algorithm) {
     case Algorithm::kGcra: {
       const int64_t tat = slot_->state.load(std::memory_order_relaxed);

@@ -85,11 +85,15 @@ Status CheckRange(const char* key, uint64_t v, uint64_t lo, uint64_t hi) {
 
 Status LimiterSpec::Validate() const {
   Status s;
+  const uint64_t min = global ? 0 : 1;
   switch (algorithm) {
+    // A global limiter's amounts come from its share: in a definition they
+    // are caps (0: none), in force they are 0 until a share arrives.
     case Algorithm::kGcra: {
-      if (!(s = CheckRange("rate", rate, 1, kMaxRate)).ok()) return s;
+      if (!(s = CheckRange("rate", rate, min, kMaxRate)).ok()) return s;
       if (!(s = CheckDuration("period", period_ns)).ok()) return s;
-      if (!(s = CheckRange("burst", burst, 1, uint64_t{1} << 40)).ok()) return s;
+      if (!(s = CheckRange("burst", burst, min, uint64_t{1} << 40)).ok()) return s;
+      if (rate == 0) return s;
       const unsigned __int128 cost1 = (static_cast<unsigned __int128>(period_ns) + rate - 1) / rate;
       if (cost1 * burst >= (static_cast<unsigned __int128>(1) << 62)) {
         return Bad("burst * period / rate is too large (over 146 years of credit)");
@@ -97,13 +101,13 @@ Status LimiterSpec::Validate() const {
       return s;
     }
     case Algorithm::kWindow:
-      if (!(s = CheckRange("limit", limit, 1, kMaxWindowLimit)).ok()) return s;
+      if (!(s = CheckRange("limit", limit, min, kMaxWindowLimit)).ok()) return s;
       return CheckDuration("window", window_ns);
     case Algorithm::kSliding:
-      if (!(s = CheckRange("limit", limit, global ? 0 : 1, kMaxSlidingLimit)).ok()) return s;
+      if (!(s = CheckRange("limit", limit, min, kMaxSlidingLimit)).ok()) return s;
       return CheckDuration("window", window_ns);
     case Algorithm::kLease:
-      if (!(s = CheckRange("holders", holders, 1, kMaxHolders)).ok()) return s;
+      if (!(s = CheckRange("holders", holders, min, kMaxHolders)).ok()) return s;
       return CheckDuration("ttl", ttl_ns);
   }
   return Bad("unknown algorithm");

@@ -1,159 +1,373 @@
 #include "params.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
-#include <new>
 
 #include "slot_table.h"
 
 namespace sluice {
+namespace {
 
-uint64_t RingBytes(const LimiterSpec& spec) {
+constexpr int kReadAttempts = 1000;
+
+uint64_t Cut(uint64_t v, uint64_t cap) { return cap > 0 ? std::min(v, cap) : v; }
+
+// Record words, read and written as relaxed atomics (invariant 2: a
+// reader may copy a bank while a change rewrites it, and then discards it).
+void CopyOut(const ParamsRecord* rec, ParamsRecord* out) {
+  const auto* src = reinterpret_cast<const uint64_t*>(rec);
+  auto* dst = reinterpret_cast<uint64_t*>(out);
+  for (uint32_t i = 0; i < kParamsWords; ++i) dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+void CopyIn(const ParamsRecord& in, ParamsRecord* rec) {
+  const auto* src = reinterpret_cast<const uint64_t*>(&in);
+  auto* dst = reinterpret_cast<uint64_t*>(rec);
+  for (uint32_t i = 0; i < kParamsWords; ++i) __atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+}
+
+Status Corrupt(const SlotLayout& slot, const std::string& why) {
+  return Status(Code::kCorrupt, "limiter '" + slots::NameOf(slot) + "': " + why);
+}
+
+bool TimeOk(int64_t t) { return t <= INT64_MAX / 2 && t >= INT64_MIN / 2; }
+bool EndOk(int64_t t) { return t == INT64_MAX || TimeOk(t); }
+
+// Checks the fleet fields of a record (any values a damaged segment holds
+// must not overflow later arithmetic or name an unknown stage).
+Status CheckShare(const SlotLayout& slot, const ShareState& s, Algorithm a) {
+  if (s.stage > kStageLapsed) return Corrupt(slot, "parameter record has an unknown share stage");
+  if (!EndOk(s.stage_end_ns) || !EndOk(s.share_expires_ns) || !EndOk(s.fallback_until_ns) ||
+      !TimeOk(s.drained_ns)) {
+    return Corrupt(slot, "parameter record has an impossible share time");
+  }
+  const uint64_t max = a == Algorithm::kGcra      ? kMaxRate
+                       : a == Algorithm::kWindow  ? kMaxWindowLimit
+                       : a == Algorithm::kSliding ? kMaxSlidingLimit
+                                                  : kMaxHolders;
+  for (uint64_t v : {s.cap_amount, s.share_amount, s.fallback_amount}) {
+    if (v > max) return Corrupt(slot, "parameter record has a share amount out of range");
+  }
+  for (uint64_t v : {s.cap_burst, s.share_burst, s.fallback_burst}) {
+    if (v > (uint64_t{1} << 40)) return Corrupt(slot, "parameter record has a burst out of range");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+StageAmounts StageAt(const ShareState& s, Algorithm algorithm, int64_t now) {
+  StageAmounts a;
+  if (s.stage == kStageNone) return a;
+  uint64_t amount = 0;
+  uint64_t burst = 0;
+  if (now < s.share_expires_ns) {
+    a.stage = kStageShare;
+    a.end_ns = s.share_expires_ns;
+    amount = s.share_amount;
+    burst = s.share_burst;
+  } else if (now < s.fallback_until_ns) {
+    a.stage = kStageFallback;
+    a.end_ns = s.fallback_until_ns;
+    amount = s.fallback_amount;
+    burst = s.fallback_burst;
+  } else {
+    a.stage = kStageLapsed;
+    return a;
+  }
+  a.amount = Cut(amount, s.cap_amount);
+  if (algorithm == Algorithm::kGcra && a.amount > 0) {
+    // No burst given: the cap's burst scaled to the amount (at least 1).
+    if (burst == 0) {
+      burst = s.cap_burst > 0 && s.cap_amount > 0
+                  ? static_cast<uint64_t>(static_cast<unsigned __int128>(s.cap_burst) * a.amount /
+                                          s.cap_amount)
+                  : 1;
+    }
+    a.burst = std::max<uint64_t>(1, Cut(burst, s.cap_burst));
+  }
+  return a;
+}
+
+LimiterSpec WithAmount(const LimiterSpec& shape, uint64_t amount, uint64_t burst) {
+  LimiterSpec s = shape;
+  switch (s.algorithm) {
+    case Algorithm::kGcra:
+      s.rate = amount;
+      s.burst = amount == 0 ? 0 : burst;
+      break;
+    case Algorithm::kWindow:
+    case Algorithm::kSliding:
+      s.limit = amount;
+      break;
+    case Algorithm::kLease:
+      s.holders = amount;
+      break;
+  }
+  return s;
+}
+
+uint64_t ActiveParams::MaxPermits() const {
+  if (!declared.global) return spec.Capacity();
+  if (declared.algorithm == Algorithm::kGcra) {
+    return declared.burst > 0 ? declared.burst : uint64_t{1} << 40;
+  }
+  const uint64_t cap = declared.Capacity();
+  if (cap > 0) return cap;
+  switch (declared.algorithm) {
+    case Algorithm::kWindow:
+      return kMaxWindowLimit;
+    case Algorithm::kSliding:
+      return kMaxSlidingLimit;
+    default:
+      return kMaxHolders;
+  }
+}
+
+uint64_t RingLen(const LimiterSpec& spec) {
   switch (spec.algorithm) {
     case Algorithm::kSliding:
-      return sizeof(RingHeader) + spec.limit * sizeof(int64_t);
+      return spec.limit;
     case Algorithm::kLease:
-      return spec.holders * sizeof(HolderEntry);
+      return spec.holders;
     default:
       return 0;
   }
 }
 
-StatusOr<ParamsSpace> AllocateParams(Mapping& m, const LimiterSpec& spec, bool fresh_ring) {
-  ParamsSpace space;
-  const uint64_t ring_bytes = RingBytes(spec);
-  if (fresh_ring && ring_bytes > 0) {
-    StatusOr<uint64_t> r = m.Allocate(ring_bytes);
-    if (!r.ok()) return r.status();
-    space.ring_off = *r;
-    // Fresh arena bytes are zero; make every entry explicitly free.
-    if (spec.algorithm == Algorithm::kSliding) {
-      auto* hdr = m.ArenaAt<RingHeader>(space.ring_off, 1);
-      auto* words =
-          m.ArenaAt<std::atomic<int64_t>>(space.ring_off + sizeof(RingHeader), spec.limit);
-      if (hdr == nullptr || words == nullptr)
-        return Status(Code::kCorrupt, "arena allocation out of bounds");
-      hdr->hint.store(0, std::memory_order_relaxed);
-      for (uint64_t i = 0; i < spec.limit; ++i)
-        words[i].store(kFreeStamp, std::memory_order_relaxed);
-    } else {
-      auto* e = m.ArenaAt<HolderEntry>(space.ring_off, spec.holders);
-      if (e == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
-      for (uint64_t i = 0; i < spec.holders; ++i) {
-        e[i].expiry.store(lease::kUnusedExpiry, std::memory_order_relaxed);
-        e[i].owner.store(0, std::memory_order_relaxed);
-        e[i].owner_pidns.store(0, std::memory_order_relaxed);
-        e[i].token.store(0, std::memory_order_relaxed);
-        e[i].granted_ns.store(0, std::memory_order_relaxed);
-        e[i].free_since_ns.store(INT64_MIN, std::memory_order_relaxed);
-      }
+uint64_t RingBytes(Algorithm algorithm, uint64_t cap) {
+  switch (algorithm) {
+    case Algorithm::kSliding:
+      return sizeof(RingHeader) + cap * sizeof(int64_t);
+    case Algorithm::kLease:
+      return cap * sizeof(HolderEntry);
+    default:
+      return 0;
+  }
+}
+
+uint64_t GrownCap(Algorithm algorithm, uint64_t cap, uint64_t len) {
+  const uint64_t max = algorithm == Algorithm::kSliding ? kMaxSlidingLimit : kMaxHolders;
+  return std::min(max, std::max(len, cap * 2));
+}
+
+StatusOr<uint64_t> AllocateRing(Mapping& m, Algorithm algorithm, uint64_t cap) {
+  const uint64_t bytes = RingBytes(algorithm, cap);
+  if (bytes == 0 || cap == 0) return uint64_t{0};
+  StatusOr<uint64_t> r = m.Allocate(bytes);
+  if (!r.ok()) return r.status();
+  if (algorithm == Algorithm::kSliding) {
+    auto* hdr = m.ArenaAt<RingHeader>(*r, 1);
+    auto* words = m.ArenaAt<std::atomic<int64_t>>(*r + sizeof(RingHeader), cap);
+    if (hdr == nullptr || words == nullptr) {
+      return Status(Code::kCorrupt, "arena allocation out of bounds");
+    }
+    hdr->hint.store(0, std::memory_order_relaxed);
+    for (uint64_t i = 0; i < cap; ++i) words[i].store(kSealed, std::memory_order_relaxed);
+  } else {
+    auto* e = m.ArenaAt<HolderEntry>(*r, cap);
+    if (e == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
+    for (uint64_t i = 0; i < cap; ++i) {
+      e[i].expiry.store(kSealed, std::memory_order_relaxed);
+      e[i].owner.store(0, std::memory_order_relaxed);
+      e[i].owner_pidns.store(0, std::memory_order_relaxed);
+      e[i].token.store(0, std::memory_order_relaxed);
+      e[i].granted_ns.store(0, std::memory_order_relaxed);
+      e[i].free_since_ns.store(INT64_MIN, std::memory_order_relaxed);
     }
   }
-  StatusOr<uint64_t> off = m.Allocate(sizeof(ParamsRecord));
+  return *r;
+}
+
+StatusOr<uint64_t> AllocateRecords(Mapping& m) {
+  StatusOr<uint64_t> off = m.Allocate(2 * sizeof(ParamsRecord));
   if (!off.ok()) return off.status();
-  space.rec_off = *off;
-  return space;
+  auto* recs = m.ArenaAt<ParamsRecord>(*off, 2);
+  if (recs == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
+  return *off;
 }
 
-StatusOr<uint64_t> FillParams(Mapping& m, const LimiterSpec& spec, ParamsSpace space, Carry carry) {
-  auto* rec = m.ArenaAt<ParamsRecord>(space.rec_off, 1);
-  if (rec == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
-  rec->magic = kParamsMagic;
-  rec->algorithm = static_cast<uint32_t>(spec.algorithm);
-  rec->rate = spec.rate;
-  rec->period_ns = spec.period_ns;
-  rec->burst = spec.burst;
-  rec->limit = spec.limit;
-  rec->window_ns = spec.window_ns;
-  rec->holders = spec.holders;
-  rec->ttl_ns = spec.ttl_ns;
-  rec->flags = (spec.reclaim ? kFlagReclaim : 0) | (spec.global ? kFlagGlobal : 0);
-  rec->carry_count = carry.count;
-  rec->ring_off = space.ring_off;
-  rec->ring_len = spec.algorithm == Algorithm::kSliding ? spec.limit
-                  : spec.algorithm == Algorithm::kLease ? spec.holders
-                                                        : 0;
-  rec->carry_until_ns = carry.count == 0 ? INT64_MIN : carry.until_ns;
-  return space.rec_off;
+StatusOr<uint64_t> WriteRecord(const Mapping& m, SlotLayout* slot, const RecordDraft& d) {
+  const uint64_t banks = slot->records_off;
+  auto* recs = m.ArenaAt<ParamsRecord>(banks, 2);
+  if (recs == nullptr) return Corrupt(*slot, "parameter record banks out of bounds");
+  const uint64_t cur = slot->params_off.load(std::memory_order_acquire);
+  // The bank not published now (a slot being defined has published none).
+  const uint64_t next_off = ParamsWordOffset(cur) == banks ? banks + sizeof(ParamsRecord) : banks;
+  ParamsRecord r;
+  std::memset(&r, 0, sizeof r);
+  const LimiterSpec& s = d.spec;
+  r.magic = kParamsMagic;
+  r.algorithm = static_cast<uint32_t>(s.algorithm);
+  r.rate = s.rate;
+  r.period_ns = s.period_ns;
+  r.burst = s.burst;
+  r.limit = s.limit;
+  r.window_ns = s.window_ns;
+  r.holders = s.holders;
+  r.ttl_ns = s.ttl_ns;
+  r.flags = (s.reclaim ? kFlagReclaim : 0) | (d.declared.global ? kFlagGlobal : 0) |
+            (d.closed ? kFlagClosed : 0);
+  r.carry_count = d.carry.count;
+  r.ring_off = d.ring_off;
+  r.ring_len = RingLen(s);
+  r.carry_until_ns = d.carry.count == 0 ? INT64_MIN : d.carry.until_ns;
+  r.ring_cap = d.ring_cap;
+  const ShareState& sh = d.share;
+  r.cap_amount = sh.cap_amount;
+  r.cap_burst = sh.cap_burst;
+  r.stage = sh.stage;
+  r.stage_end_ns = sh.stage_end_ns;
+  r.share_amount = sh.share_amount;
+  r.share_burst = sh.share_burst;
+  r.share_expires_ns = sh.share_expires_ns;
+  r.fallback_amount = sh.fallback_amount;
+  r.fallback_burst = sh.fallback_burst;
+  r.fallback_until_ns = sh.fallback_until_ns;
+  r.epoch = sh.epoch;
+  r.drained_ns = sh.drained_ns;
+  auto* dst = m.ArenaAt<ParamsRecord>(next_off, 1);
+  CopyIn(r, dst);
+  return ParamsWord(ParamsWordGen(cur) + 1, next_off);
 }
 
-StatusOr<uint64_t> WriteParams(Mapping& m, const LimiterSpec& spec, uint64_t ring_off,
-                               Carry carry) {
-  StatusOr<ParamsSpace> space = AllocateParams(m, spec, ring_off == 0);
-  if (!space.ok()) return space.status();
-  if (ring_off != 0) space->ring_off = ring_off;
-  return FillParams(m, spec, *space, carry);
-}
+namespace {
 
-StatusOr<ActiveParams> LoadParams(const Mapping& m, SlotLayout* slot, uint64_t off) {
-  const auto* rec = m.ArenaAt<const ParamsRecord>(off, 1);
-  if (rec == nullptr || rec->magic != kParamsMagic) {
-    return Status(Code::kCorrupt, "limiter '" + slots::NameOf(*slot) +
-                                      "': parameter record out of bounds or bad magic");
+// Validates the copy `rec` of the record published as `word`.
+StatusOr<ActiveParams> FromRecord(const Mapping& m, SlotLayout* slot, const ParamsRecord& rec,
+                                  uint64_t word) {
+  if (rec.magic != kParamsMagic) return Corrupt(*slot, "parameter record has a bad magic");
+  if (rec.algorithm < 1 || rec.algorithm > 4) {
+    return Corrupt(*slot, "parameter record has an unknown algorithm");
   }
   ActiveParams p;
-  p.off = off;
+  p.off = word;
   LimiterSpec& s = p.spec;
-  if (rec->algorithm < 1 || rec->algorithm > 4) {
-    return Status(Code::kCorrupt, "limiter parameter record has an unknown algorithm");
-  }
-  s.algorithm = static_cast<Algorithm>(rec->algorithm);
-  s.rate = rec->rate;
-  s.period_ns = rec->period_ns;
-  s.burst = rec->burst;
-  s.limit = rec->limit;
-  s.window_ns = rec->window_ns;
-  s.holders = rec->holders;
-  s.ttl_ns = rec->ttl_ns;
-  s.reclaim = rec->flags & kFlagReclaim;
-  s.global = rec->flags & kFlagGlobal;
+  s.algorithm = static_cast<Algorithm>(rec.algorithm);
+  s.rate = rec.rate;
+  s.period_ns = rec.period_ns;
+  s.burst = rec.burst;
+  s.limit = rec.limit;
+  s.window_ns = rec.window_ns;
+  s.holders = rec.holders;
+  s.ttl_ns = rec.ttl_ns;
+  s.reclaim = rec.flags & kFlagReclaim;
+  s.global = rec.flags & kFlagGlobal;
+  p.closed = rec.flags & kFlagClosed;
+  if (p.closed && !s.global) return Corrupt(*slot, "parameter record closes a local limiter");
   if (Status st = s.Validate(); !st.ok()) {
-    return Status(Code::kCorrupt, "limiter parameter record fails validation: " + st.message());
+    return Corrupt(*slot, "parameter record fails validation: " + st.message());
   }
-  const uint64_t ring_off = rec->ring_off;
-  p.ring_off = ring_off;
-  const uint64_t ring_len = rec->ring_len;
+  ShareState& sh = p.share;
+  sh.cap_amount = rec.cap_amount;
+  sh.cap_burst = rec.cap_burst;
+  sh.stage = rec.stage;
+  sh.stage_end_ns = rec.stage_end_ns;
+  sh.share_amount = rec.share_amount;
+  sh.share_burst = rec.share_burst;
+  sh.share_expires_ns = rec.share_expires_ns;
+  sh.fallback_amount = rec.fallback_amount;
+  sh.fallback_burst = rec.fallback_burst;
+  sh.fallback_until_ns = rec.fallback_until_ns;
+  sh.epoch = rec.epoch;
+  sh.drained_ns = rec.drained_ns;
+  if (Status st = CheckShare(*slot, sh, s.algorithm); !st.ok()) return st;
+  p.declared = s.global ? WithAmount(s, sh.cap_amount, sh.cap_burst) : s;
+  if (!s.global) sh = ShareState{};
+  p.hot_until_ns = p.closed ? INT64_MIN : (s.global ? sh.stage_end_ns : INT64_MAX);
+  const uint64_t ring_len = rec.ring_len;
+  const uint64_t ring_cap = rec.ring_cap;
+  p.ring_off = rec.ring_off;
+  p.ring_cap = ring_cap;
   // Carried grants never outnumber the largest ring/table (a shrink drops
   // at most what the old one held); more is a corrupt record.
   const uint64_t max_carry = s.algorithm == Algorithm::kSliding ? kMaxSlidingLimit
                              : s.algorithm == Algorithm::kLease ? kMaxHolders
                                                                 : 0;
-  if (rec->carry_count > max_carry) {
-    return Status(Code::kCorrupt, "limiter parameter record carries too many grants");
+  if (rec.carry_count > max_carry) {
+    return Corrupt(*slot, "parameter record carries too many grants");
   }
   // A carried time is a grant time or an expiry: never a sentinel and
   // never so far out that arithmetic on it could overflow.
-  if (rec->carry_count > 0 &&
-      (rec->carry_until_ns > INT64_MAX / 2 || rec->carry_until_ns < INT64_MIN / 2)) {
-    return Status(Code::kCorrupt, "limiter parameter record carries an impossible time");
+  if (rec.carry_count > 0 && !TimeOk(rec.carry_until_ns)) {
+    return Corrupt(*slot, "parameter record carries an impossible time");
   }
-  if (rec->carry_count > 0) p.carry = Carry{rec->carry_count, rec->carry_until_ns};
+  if (rec.carry_count > 0) p.carry = Carry{rec.carry_count, rec.carry_until_ns};
+  const bool ring_ok = ring_len == RingLen(s) && ring_cap >= ring_len &&
+                       ring_cap <= std::max(kMaxSlidingLimit, kMaxHolders);
   switch (s.algorithm) {
     case Algorithm::kGcra:
+      if (s.rate == 0 || s.burst == 0) {
+        return Corrupt(*slot, "parameter record has no gcra amounts");
+      }
       p.gcra = gcra::MakeParams(s.rate, s.period_ns, s.burst);
       break;
     case Algorithm::kWindow:
+      if (s.limit == 0) return Corrupt(*slot, "parameter record has no window limit");
       p.window = {s.limit, s.window_ns};
       break;
     case Algorithm::kSliding: {
-      auto* hdr = m.ArenaAt<RingHeader>(ring_off, 1);
-      auto* words = m.ArenaAt<std::atomic<int64_t>>(ring_off + sizeof(RingHeader), ring_len);
-      if (ring_len != s.limit || hdr == nullptr || words == nullptr) {
-        return Status(Code::kCorrupt, "sliding ring out of bounds");
+      if (!ring_ok) return Corrupt(*slot, "sliding ring out of bounds");
+      if (ring_cap > 0) {
+        auto* hdr = m.ArenaAt<RingHeader>(p.ring_off, 1);
+        auto* words = m.ArenaAt<std::atomic<int64_t>>(p.ring_off + sizeof(RingHeader), ring_cap);
+        if (hdr == nullptr || words == nullptr) return Corrupt(*slot, "sliding ring out of bounds");
+        p.ring = {words, ring_len, s.window_ns, &hdr->hint, &slot->params_off, word};
+      } else {
+        p.ring = {nullptr, 0, s.window_ns, nullptr, &slot->params_off, word};
       }
-      p.ring = {words, ring_len, s.window_ns, &hdr->hint};
       break;
     }
     case Algorithm::kLease: {
-      auto* e = m.ArenaAt<HolderEntry>(ring_off, ring_len);
-      if (ring_len != s.holders || e == nullptr) {
-        return Status(Code::kCorrupt, "lease holder table out of bounds");
+      if (!ring_ok) return Corrupt(*slot, "lease holder table out of bounds");
+      HolderEntry* e = nullptr;
+      if (ring_cap > 0) {
+        e = m.ArenaAt<HolderEntry>(p.ring_off, ring_cap);
+        if (e == nullptr) return Corrupt(*slot, "lease holder table out of bounds");
       }
-      p.table = {
-          e, ring_len, s.ttl_ns, s.reclaim, p.carry.until_ns, &slot->token, &slot->ring_hint};
+      p.table = {e,
+                 ring_len,
+                 s.ttl_ns,
+                 s.reclaim,
+                 p.carry.until_ns,
+                 &slot->token,
+                 &slot->ring_hint,
+                 &slot->params_off,
+                 word};
       break;
     }
   }
+  // What callers see: a closed limiter has no amount (gcra and window keep
+  // theirs above only as the units of their state word).
+  p.basis = s;
+  if (p.closed) s = WithAmount(s, 0, 0);
   return p;
+}
+
+}  // namespace
+
+StatusOr<ActiveParams> LoadParams(const Mapping& m, SlotLayout* slot) {
+  const uint64_t banks = slot->records_off;
+  if (m.ArenaAt<const ParamsRecord>(banks, 2) == nullptr) {
+    return Corrupt(*slot, "parameter record banks out of bounds");
+  }
+  for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
+    // acquire: pairs with the release store that published the word.
+    const uint64_t word = slot->params_off.load(std::memory_order_acquire);
+    const uint64_t off = ParamsWordOffset(word);
+    if (off != banks && off != banks + sizeof(ParamsRecord)) {
+      return Corrupt(*slot, "parameter record out of bounds");
+    }
+    ParamsRecord rec;
+    CopyOut(m.ArenaAt<const ParamsRecord>(off, 1), &rec);
+    // Invariant 2: the copy's loads happen before the second load of the
+    // word (acquire fence), so an unchanged word proves a whole copy.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (slot->params_off.load(std::memory_order_relaxed) != word) continue;
+    return FromRecord(m, slot, rec, word);
+  }
+  return Status(Code::kIo,
+                "limiter '" + slots::NameOf(*slot) + "': its parameters keep changing; try again");
 }
 
 }  // namespace sluice

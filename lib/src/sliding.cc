@@ -51,6 +51,7 @@ class SmallestN {
 
 Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
   if (n > r.len) return {false, now, -1};
+  if (r.len == 0) return {false, now, kNanosPerMilli};  // REQUIRES n >= 1: unreachable
   const uint64_t start = r.hint->load(std::memory_order_relaxed) % r.len;
   // Scan at least the permits asked for plus kMaxScan, so large requests can
   // succeed on a large idle ring.
@@ -73,7 +74,7 @@ Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
       break;
     }
     if (Expired(v, r.window_ns, now) &&
-        r.words[i].compare_exchange_strong(v, now, std::memory_order_relaxed,
+        r.words[i].compare_exchange_strong(v, now, std::memory_order_acquire,
                                            std::memory_order_relaxed)) {
       undo[got++] = {i, v};
       last = i;
@@ -81,6 +82,11 @@ Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
     }
     // v is the fresh value after a failed CAS.
     if (v != kSealed) soonest.Add(FreesAt(v, r.window_ns));
+  }
+  if (r.Replaced()) {
+    // Invariant 7: the words taken stay taken (they can only count longer).
+    *sealed = true;
+    return {false, now, 0};
   }
   if (got == n) {
     // The hint shares the cache line of the first ring words (see
@@ -123,11 +129,15 @@ Reservation Reserve(const Ring& r, uint32_t n, int64_t now, int64_t max_wait_ns,
     uint32_t got = 0;
     for (; got < n; ++got) {
       int64_t v = words[got].first;
-      if (!r.words[words[got].second].compare_exchange_strong(v, grant, std::memory_order_relaxed,
+      if (!r.words[words[got].second].compare_exchange_strong(v, grant, std::memory_order_acquire,
                                                               std::memory_order_relaxed)) {
         break;
       }
       undo[got] = {words[got].second, words[got].first};
+    }
+    if (r.Replaced()) {
+      res.sealed = true;  // invariant 7: what was taken stays taken
+      return res;
     }
     if (got == n) {
       res.ok = true;

@@ -15,10 +15,21 @@
 //  4. A reservation (blocking acquire) writes a future grant time
 //     g = max(now, max(v_i) + window) into each claimed word and sleeps
 //     until g: invariant 1 holds with g as the grant time.
-//  5. kSealed marks a ring retired by a resize: never expired; a caller that
-//     meets it reloads the parameters.
+//  5. kSealed marks a word a change is rewriting, or one past the ring's
+//     length: never expired; a caller that meets it reloads the parameters.
 //  6. ring_hint is only a hint where to start scanning: any value is safe.
-// Memory order: each word carries no other data, so relaxed CAS is enough.
+//  7. A change rewrites the ring in place after publishing its parameters
+//     (slot_table.cc). A grant checks params_off after its CASes: if the
+//     parameters it used were replaced, it is not used and its words are
+//     left as they are. Each holds a time later than the value it replaced
+//     (a word is taken only when expired), so a left word can only count
+//     longer than what it replaced: if the change had already rewritten
+//     it, one of the change's values is replaced by a later one (the grant
+//     it stood for still counts, longer); if not, the change saw the grant
+//     and counted it.
+// Memory order: for the decisions themselves relaxed would be enough (each
+// word carries no other data); grant CASes are acquire so that one reading
+// a word a change rewrote (release) sees the change's params_off (7).
 #ifndef SLUICE_SRC_SLIDING_H_
 #define SLUICE_SRC_SLIDING_H_
 
@@ -34,6 +45,16 @@ struct Ring {
   uint64_t len = 0;  // == limit
   int64_t window_ns = 1;
   std::atomic<uint64_t>* hint = nullptr;
+  // The slot's params_off and the word these parameters were published as
+  // (params.h invariant 3): a grant whose ring was rewritten in place while
+  // it was being taken is not used. nullptr: no check (unit tests).
+  const std::atomic<uint64_t>* params_off = nullptr;
+  uint64_t word = 0;
+  bool Replaced() const {
+    // acquire: a grant CAS (acquire) that read a word rewritten after a
+    // change was published also sees that change's params_off.
+    return params_off != nullptr && params_off->load(std::memory_order_acquire) != word;
+  }
 };
 
 // Scans at most this many words per try; beyond that it denies (safe).

@@ -76,7 +76,9 @@ bool Sealed(const ActiveParams& p) {
     return p.ring.words[0].load(std::memory_order_relaxed) == kSealed;
   }
   if (p.spec.algorithm == Algorithm::kLease && p.table.len > 0) {
-    return p.table.entries[0].expiry.load(std::memory_order_relaxed) == kSealed;
+    // An in-place shrink seals from the top down; a new table from 0 up.
+    return p.table.entries[p.table.len - 1].expiry.load(std::memory_order_relaxed) == kSealed ||
+           p.table.entries[0].expiry.load(std::memory_order_relaxed) == kSealed;
   }
   return false;
 }
@@ -84,37 +86,133 @@ bool Sealed(const ActiveParams& p) {
 void InitState(SlotLayout* slot, const LimiterSpec& spec) {
   slot->state.store(spec.algorithm == Algorithm::kGcra ? gcra::kInitialTat : 0,
                     std::memory_order_relaxed);
+  slot->params_off.store(0, std::memory_order_relaxed);
   slot->token.store(0, std::memory_order_relaxed);
   slot->ring_hint.store(0, std::memory_order_relaxed);
   slot->wake_seq.store(0, std::memory_order_relaxed);
   slot->sleepers.store(0, std::memory_order_relaxed);
-  for (auto* c :
-       {&slot->granted, &slot->denied, &slot->asked, &slot->waits, &slot->wait_ns,
-        &slot->demand_asked, &slot->demand_milli, &slot->allocation, &slot->defined_seq}) {
+  for (auto* c : {&slot->granted, &slot->denied, &slot->asked, &slot->waits, &slot->wait_ns,
+                  &slot->demand_asked, &slot->demand_milli, &slot->defined_seq}) {
     c->store(0, std::memory_order_relaxed);
   }
   slot->waiting.store(0, std::memory_order_relaxed);
   slot->demand_epoch_ns.store(0, std::memory_order_relaxed);
-  slot->allocation_expires_ns.store(0, std::memory_order_relaxed);
+  slot->records_off = 0;
+  slot->reserved0 = 0;
+}
+
+// The caps a global definition sets (its amounts; 0: none).
+void SetCaps(const LimiterSpec& declared, ShareState* s) {
+  if (declared.algorithm == Algorithm::kGcra) {
+    s->cap_amount = declared.rate;
+    s->cap_burst = declared.burst;
+  } else {
+    s->cap_amount = declared.Capacity();
+    s->cap_burst = 0;
+  }
+}
+
+// What a change is asked to reach.
+struct Target {
+  LimiterSpec declared;  // the definition (global: amounts are caps)
+  ShareState share;      // global: the share (stage and end are worked out)
+  int64_t now = 0;       // the time the stage is chosen at
+};
+
+// The parameters in force for `t`: the definition itself, or for a global
+// limiter its shape with the amounts of the share's stage at t.now. A
+// closed gcra/window limiter keeps `basis` amounts (its state's units).
+struct Effective {
+  LimiterSpec spec;
+  bool closed = false;
+  ShareState share;
+};
+Effective EffectiveFor(const Target& t, const LimiterSpec* basis) {
+  Effective e;
+  if (!t.declared.global) {
+    e.spec = t.declared;
+    return e;
+  }
+  e.share = t.share;
+  SetCaps(t.declared, &e.share);
+  const StageAmounts a = StageAt(e.share, t.declared.algorithm, t.now);
+  e.share.stage = a.stage;
+  e.share.stage_end_ns = a.end_ns;
+  e.spec = WithAmount(t.declared, a.amount, a.burst);
+  if (a.amount > 0) return e;
+  e.closed = true;
+  const Algorithm alg = t.declared.algorithm;
+  if (alg == Algorithm::kGcra || alg == Algorithm::kWindow) {
+    // Units for the state word while closed: the last amounts, else the
+    // caps, else 1.
+    LimiterSpec b = basis != nullptr && basis->algorithm == alg
+                        ? *basis
+                        : WithAmount(t.declared, std::max<uint64_t>(1, e.share.cap_amount),
+                                     std::max<uint64_t>(1, e.share.cap_burst));
+    if (b.Capacity() == 0 || (alg == Algorithm::kGcra && b.rate == 0)) {
+      b = WithAmount(t.declared, 1, 1);
+    }
+    e.spec = WithAmount(t.declared, alg == Algorithm::kGcra ? b.rate : b.limit, b.burst);
+  }
+  return e;
+}
+
+RecordDraft DraftFor(const Target& t, const Effective& e) {
+  RecordDraft d;
+  d.spec = e.spec;
+  d.declared = t.declared;
+  d.closed = e.closed;
+  d.share = e.share;
+  return d;
+}
+
+// Opens the first `len` entries of a ring/table fresh (never granted).
+void OpenFresh(const Mapping& m, Algorithm alg, uint64_t ring_off, uint64_t len, int64_t now) {
+  if (len == 0) return;
+  if (alg == Algorithm::kSliding) {
+    auto* words = m.ArenaAt<std::atomic<int64_t>>(ring_off + sizeof(RingHeader), len);
+    for (uint64_t i = 0; i < len; ++i) words[i].store(kFreeStamp, std::memory_order_release);
+  } else if (alg == Algorithm::kLease) {
+    auto* e = m.ArenaAt<HolderEntry>(ring_off, len);
+    for (uint64_t i = 0; i < len; ++i) {
+      e[i].free_since_ns.store(now == 0 ? INT64_MIN : now, std::memory_order_relaxed);
+      e[i].expiry.store(lease::kUnusedExpiry, std::memory_order_release);
+    }
+  }
 }
 
 // REQUIRES: we hold the slot in INIT.
-Status InitSlot(Mapping& m, SlotLayout* slot, std::string_view name, const LimiterSpec& spec) {
+Status InitSlot(Mapping& m, SlotLayout* slot, std::string_view name, const Target& t) {
   std::memset(slot->name, 0, sizeof slot->name);
   std::memcpy(slot->name, name.data(), name.size());
-  InitState(slot, spec);
-  StatusOr<uint64_t> off = WriteParams(m, spec, 0, Carry{});
-  if (!off.ok()) {
+  const Effective e = EffectiveFor(t, nullptr);
+  InitState(slot, e.spec);
+  auto fail = [&](const Status& s) {
     slot->status.store(MakeStatus(kSlotEmpty, 0), std::memory_order_release);
-    return off.status();
-  }
-  slot->params_off.store(*off, std::memory_order_release);
+    return s;
+  };
+  StatusOr<uint64_t> records = AllocateRecords(m);
+  if (!records.ok()) return fail(records.status());
+  slot->records_off = *records;
+  RecordDraft d = DraftFor(t, e);
+  const uint64_t len = e.closed ? 0 : RingLen(e.spec);
+  // A global limiter's ring is sized for its cap at once (shares move
+  // within it, in place).
+  d.ring_cap = std::max(len, t.declared.global ? RingLen(t.declared) : 0);
+  StatusOr<uint64_t> ring = AllocateRing(m, e.spec.algorithm, d.ring_cap);
+  if (!ring.ok()) return fail(ring.status());
+  d.ring_off = *ring;
+  if (d.ring_off == 0) d.ring_cap = 0;
+  OpenFresh(m, e.spec.algorithm, d.ring_off, len, 0);
+  StatusOr<uint64_t> word = WriteRecord(m, slot, d);
+  if (!word.ok()) return fail(word.status());
+  slot->params_off.store(*word, std::memory_order_release);
   slot->status.store(MakeStatus(kSlotReady, 0), std::memory_order_release);
   return Status::OK();
 }
 
-// Seals every word of an old ring and returns their values (a word that a
-// dead updater already sealed counts as a grant made just now).
+// Seals the first `len` words of a ring and returns their values (a word
+// that a dead updater already sealed counts as a grant made just now).
 std::vector<int64_t> SealRing(std::atomic<int64_t>* words, uint64_t len, int64_t now) {
   std::vector<int64_t> v(len);
   for (uint64_t i = 0; i < len; ++i) {
@@ -124,21 +222,49 @@ std::vector<int64_t> SealRing(std::atomic<int64_t>* words, uint64_t len, int64_t
   return v;
 }
 
-// New params for a sliding limiter. Every grant time of the old ring, and
-// the grants an earlier shrink carried (counted as made at carry.until_ns),
-// moved so that it frees when it did under the old window, that has not
-// expired goes into the new ring, newest first; what does not fit is carried: `count` grants dated
-// at the latest of them (a later time than each one's own: conservative). A later grow puts carried
-// grants back into ring words before any word is free, so a shrink followed by a grow never forgets
-// a grant (docs/design.md). Every change gets a new ring, also when only `window` changes: sealing
-// the old one is what stops a process stalled mid-decision from granting
-// under the old parameters.
-StatusOr<uint64_t> ResizeSliding(Mapping& m, SlotLayout* slot, const ActiveParams& cur,
-                                 const LimiterSpec& spec) {
-  StatusOr<ParamsSpace> space = AllocateParams(m, spec, /*fresh_ring=*/true);
-  if (!space.ok()) return space.status();
-  const int64_t now = platform::NowNs();
-  std::vector<int64_t> live = SealRing(cur.ring.words, cur.ring.len, now);
+// A ring or table change: where the new one is, and what to write into it
+// once the new parameters are published.
+struct RingPlan {
+  uint64_t ring_off = 0;
+  uint64_t ring_cap = 0;
+  Carry carry;
+  std::vector<int64_t> words;  // sliding: the first words.size() words, after publishing
+};
+
+// The ring for `len` entries: the current one, in place, when it is large
+// enough, else a new one of at least twice its capacity (so a limiter that
+// keeps changing reallocates O(log max) times in its life).
+StatusOr<RingPlan> PlaceRing(Mapping& m, const ActiveParams& cur, Algorithm alg, uint64_t len) {
+  RingPlan plan;
+  if (len == 0 || (cur.ring_off != 0 && len <= cur.ring_cap)) {
+    plan.ring_off = cur.ring_off;
+    plan.ring_cap = cur.ring_cap;
+    return plan;
+  }
+  plan.ring_cap = GrownCap(alg, cur.ring_cap, len);
+  StatusOr<uint64_t> r = AllocateRing(m, alg, plan.ring_cap);
+  if (!r.ok()) return r.status();
+  plan.ring_off = *r;
+  return plan;
+}
+
+// New ring contents for a sliding limiter. Every grant time of the old
+// ring, and the grants an earlier shrink carried (counted as made at
+// carry.until_ns), moved so that it frees when it did under the old window,
+// that has not expired goes into the new ring, newest first; what does not
+// fit is carried: `count` grants dated at the latest of them (a later time
+// than each one's own: conservative). A later grow puts carried grants back
+// into ring words before any word is free, so a shrink followed by a grow
+// never forgets a grant (docs/design.md). The old words are sealed first,
+// which stops a process stalled mid-decision from granting on them; the
+// new values are written after the new parameters are published (sliding.h
+// invariant 7).
+StatusOr<RingPlan> ResizeSliding(Mapping& m, const ActiveParams& cur, const LimiterSpec& spec,
+                                 uint64_t len, int64_t now) {
+  StatusOr<RingPlan> plan = PlaceRing(m, cur, Algorithm::kSliding, len);
+  if (!plan.ok()) return plan;
+  std::vector<int64_t> live =
+      cur.ring.len > 0 ? SealRing(cur.ring.words, cur.ring.len, now) : std::vector<int64_t>{};
   // A shorter window must not free a grant before the old window said:
   // its time moves later by old - new window. A longer window counts every
   // grant for the new window (no move), and also the grants of the last
@@ -169,51 +295,82 @@ StatusOr<uint64_t> ResizeSliding(Mapping& m, SlotLayout* slot, const ActiveParam
     live.insert(live.end(), carried.count, carried.until_ns);
   }
   std::sort(live.begin(), live.end(), std::greater<int64_t>());
-  Carry carry;
-  if (live.size() > spec.limit) {
+  if (live.size() > len) {
     // More than the largest ring can hold would fill any later ring anyway.
-    carry.count =
-        static_cast<uint32_t>(std::min<uint64_t>(live.size() - spec.limit, kMaxSlidingLimit));
-    carry.until_ns = live[spec.limit];  // the newest that does not fit
+    plan->carry.count =
+        static_cast<uint32_t>(std::min<uint64_t>(live.size() - len, kMaxSlidingLimit));
+    plan->carry.until_ns = live[len];  // the newest that does not fit
   }
-  StatusOr<uint64_t> off = FillParams(m, spec, *space, carry);
-  if (!off.ok()) return off;
-  StatusOr<ActiveParams> next = LoadParams(m, slot, *off);
-  if (!next.ok()) return next.status();
   // Words without a live grant are free from `now` on, not before: a
   // decision with a clock older than this change must not date a grant on
   // a word whose previous grant was dropped as expired at `now`.
   const int64_t free_from_now = now - spec.window_ns;
-  for (uint64_t i = 0; i < spec.limit; ++i) {
-    next->ring.words[i].store(i < live.size() ? live[i] : free_from_now, std::memory_order_relaxed);
-  }
-  return off;
+  plan->words.resize(len);
+  for (uint64_t i = 0; i < len; ++i) plan->words[i] = i < live.size() ? live[i] : free_from_now;
+  return plan;
 }
 
-// New params for a lease limiter: entries keep their index (held leases
-// stay valid). Leases held in entries a shrink drops are carried: their
-// count and latest expiry, before which nothing is granted. A grow puts
-// carried leases back into its new entries (as anonymous holds lapsing at
-// the carried expiry), and the gate lifts once none is left to carry.
-StatusOr<uint64_t> ResizeLease(Mapping& m, const ActiveParams& cur, const LimiterSpec& spec) {
-  const int64_t now = platform::NowNs();
-  Carry carry;
-  if (cur.carry.count > 0 && cur.carry.until_ns > now) carry = cur.carry;
-  if (spec.holders == cur.spec.holders && !Sealed(cur)) {
-    // A ttl-only change keeps the table: a claim in flight may still use
-    // the old ttl for its one lease; the holder count is never exceeded.
-    return WriteParams(m, spec, cur.ring_off, carry);
+// Writes a sliding plan's words (after the parameters are published).
+void FillSliding(const Mapping& m, const RingPlan& plan) {
+  if (plan.words.empty()) return;
+  auto* words =
+      m.ArenaAt<std::atomic<int64_t>>(plan.ring_off + sizeof(RingHeader), plan.words.size());
+  // release: a grant CAS (acquire) that reads one of these values also
+  // sees the published params_off (sliding.h invariant 7).
+  for (uint64_t i = 0; i < plan.words.size(); ++i) {
+    words[i].store(plan.words[i], std::memory_order_release);
   }
-  // Allocate the new table first (free entries), fill it, then publish.
-  StatusOr<ParamsSpace> space = AllocateParams(m, spec, /*fresh_ring=*/true);
-  if (!space.ok()) return space.status();
-  auto* entries = m.ArenaAt<HolderEntry>(space->ring_off, spec.holders);
-  if (entries == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
-  for (uint64_t i = 0; i < cur.table.len; ++i) {
-    HolderEntry& o = cur.table.entries[i];
-    int64_t e = o.expiry.exchange(kSealed, std::memory_order_acq_rel);
-    if (e == kSealed) e = now + cur.spec.ttl_ns;  // sealed by a dead updater
-    if (i < spec.holders) {
+}
+
+// New holder table for a lease limiter, in place where it fits (entries
+// keep their index, so held leases stay valid). Leases held in entries a
+// shrink drops are carried: their count and latest expiry, before which
+// nothing is granted. A grow puts carried leases back into its new entries
+// (as anonymous holds lapsing at the carried expiry), and the gate lifts
+// once none is left to carry. Entries a dead updater left sealed count as
+// held for a ttl from now.
+StatusOr<RingPlan> ResizeLease(Mapping& m, const ActiveParams& cur, uint64_t len, int64_t now) {
+  StatusOr<RingPlan> plan = PlaceRing(m, cur, Algorithm::kLease, len);
+  if (!plan.ok()) return plan;
+  if (cur.carry.count > 0 && cur.carry.until_ns > now) plan->carry = cur.carry;
+  Carry& carry = plan->carry;
+  const bool in_place = plan->ring_off == cur.ring_off;
+  HolderEntry* entries =
+      plan->ring_cap > 0 ? m.ArenaAt<HolderEntry>(plan->ring_off, plan->ring_cap) : nullptr;
+  const int64_t dead_hold = now + cur.spec.ttl_ns;
+  auto keep = [&](HolderEntry& n, int64_t e) {
+    if (e == kSealed) {  // sealed by a dead updater: held, for all we know
+      n.owner.store(0, std::memory_order_relaxed);
+      n.granted_ns.store(now, std::memory_order_relaxed);
+      e = dead_hold;
+    }
+    n.expiry.store(e, std::memory_order_release);
+  };
+  auto drop = [&](int64_t e) {
+    if (e == kSealed) e = dead_hold;
+    if (e > now) {
+      ++carry.count;
+      carry.until_ns = std::max(carry.until_ns, e);
+    }
+  };
+  if (in_place) {
+    // Past the new count, from the top down (so a half-done shrink shows
+    // in the last entry: Sealed()).
+    for (uint64_t i = cur.table.len; i-- > len;) {
+      drop(cur.table.entries[i].expiry.exchange(kSealed, std::memory_order_acq_rel));
+    }
+    for (uint64_t i = 0; i < std::min(len, cur.table.len); ++i) {
+      HolderEntry& h = cur.table.entries[i];
+      if (h.expiry.load(std::memory_order_acquire) == kSealed) keep(h, kSealed);
+    }
+  } else {
+    for (uint64_t i = 0; i < cur.table.len; ++i) {
+      HolderEntry& o = cur.table.entries[i];
+      const int64_t e = o.expiry.exchange(kSealed, std::memory_order_acq_rel);
+      if (i >= len) {
+        drop(e);
+        continue;
+      }
       HolderEntry& n = entries[i];
       n.owner.store(o.owner.load(std::memory_order_relaxed), std::memory_order_relaxed);
       n.owner_pidns.store(o.owner_pidns.load(std::memory_order_relaxed), std::memory_order_relaxed);
@@ -221,57 +378,128 @@ StatusOr<uint64_t> ResizeLease(Mapping& m, const ActiveParams& cur, const Limite
                             std::memory_order_relaxed);
       n.token.store(o.token.load(std::memory_order_relaxed), std::memory_order_relaxed);
       n.granted_ns.store(o.granted_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
-      n.expiry.store(e, std::memory_order_relaxed);
-    } else if (e > now) {
-      ++carry.count;
-      carry.until_ns = std::max(carry.until_ns, e);
+      keep(n, e);
     }
   }
   // A grow: carried leases take the new entries first (owner 0: never
-  // reclaimed, never released; they lapse at the carried expiry).
-  for (uint64_t i = cur.table.len; i < spec.holders && carry.count > 0; ++i) {
-    entries[i].expiry.store(carry.until_ns, std::memory_order_relaxed);
-    entries[i].granted_ns.store(now, std::memory_order_relaxed);
-    --carry.count;
+  // reclaimed, never released; they lapse at the carried expiry), the rest
+  // are free from now on. Nobody looks at them before the publish.
+  for (uint64_t i = cur.table.len; i < len; ++i) {
+    HolderEntry& n = entries[i];
+    n.owner.store(0, std::memory_order_relaxed);
+    n.owner_pidns.store(0, std::memory_order_relaxed);
+    n.granted_ns.store(now, std::memory_order_relaxed);
+    n.free_since_ns.store(now, std::memory_order_relaxed);
+    if (carry.count > 0) {
+      n.expiry.store(carry.until_ns, std::memory_order_release);
+      --carry.count;
+    } else {
+      n.expiry.store(lease::kUnusedExpiry, std::memory_order_release);
+    }
   }
   if (carry.count == 0) carry.until_ns = INT64_MIN;
-  return FillParams(m, spec, *space, carry);
+  return plan;
+}
+
+// The time from which a limiter changed from `cur` to `next` at `now` can
+// no longer be using more than next's amount (docs/fleet.md "drained").
+// Grows keep the earlier time; gcra's is finished by the caller (the debt
+// after conversion).
+int64_t DrainedAfter(const ActiveParams& cur, const LimiterSpec& next, const Carry& next_carry,
+                     int64_t now) {
+  const int64_t prev = cur.share.drained_ns;
+  const LimiterSpec& was = cur.spec;  // 0 amounts when closed
+  switch (next.algorithm) {
+    case Algorithm::kGcra:
+      // The debt held now is added by the caller.
+      if (next.rate < was.rate || next.burst < was.burst) return std::max(prev, now);
+      return prev;
+    case Algorithm::kWindow: {
+      if (next.limit >= was.limit) return prev;
+      const int64_t w = cur.basis.window_ns;
+      const int64_t end = now <= 0 ? now : (now / w + 1) * w;
+      return std::max(prev, end);
+    }
+    case Algorithm::kSliding:
+      if (next.limit >= was.limit) return prev;
+      return std::max(prev, now + std::max(was.window_ns, next.window_ns));
+    case Algorithm::kLease:
+      if (next.holders >= was.holders) return prev;
+      return std::max({prev, now, next_carry.count > 0 ? next_carry.until_ns : now});
+  }
+  return prev;
 }
 
 // Changes the parameters live (or repairs a change a dead updater left
-// half done), holding the slot's UPDATING baton.
-Status Update(Mapping& m, SlotLayout* slot, uint32_t index, const LimiterSpec& spec) {
-  Status err;
-  bool took_over = false;  // from a dead updater: its state change is unknown
-  const uint64_t baton = TakeBaton(slot, index, kSlotReady, kSlotUpdating, &err, &took_over);
-  if (baton == 0) return err;
-  auto finish = [&](const Status& s) {
-    uint64_t expected = baton;
-    if (!slot->status.compare_exchange_strong(expected, MakeStatus(kSlotReady, 0),
-                                              std::memory_order_release)) {
-      return Status(Code::kIo,
-                    "update of limiter slot " + std::to_string(index) + " was taken over");
-    }
-    return s;
-  };
-  StatusOr<ActiveParams> cur =
-      LoadParams(m, slot, slot->params_off.load(std::memory_order_acquire));
-  if (!cur.ok()) return finish(cur.status());
-  const bool window_state_unknown = took_over && spec.algorithm == Algorithm::kWindow;
-  if (cur->spec == spec && !Sealed(*cur) && !window_state_unknown) return finish(Status::OK());
-  StatusOr<uint64_t> off = Status(Code::kInvalidArgument, "unreachable");
-  switch (spec.algorithm) {
-    case Algorithm::kSliding:
-      off = ResizeSliding(m, slot, *cur, spec);
-      break;
-    case Algorithm::kLease:
-      off = ResizeLease(m, *cur, spec);
-      break;
-    default:
-      off = WriteParams(m, spec, 0, Carry{});
-      break;
+// half done), holding the slot's UPDATING baton. REQUIRES: the baton.
+Status Change(Mapping& m, SlotLayout* slot, const ActiveParams& cur, const Target& t,
+              bool took_over) {
+  const int64_t now = platform::NowNs();
+  const Effective e = EffectiveFor(t, &cur.basis);
+  const LimiterSpec& spec = e.spec;
+  if (spec.algorithm != cur.spec.algorithm) {
+    return Status(Code::kExists, "limiter '" + NameOf(*slot) + "': its algorithm cannot change");
   }
-  if (!off.ok()) return finish(off.status());
+  RecordDraft d = DraftFor(t, e);
+  d.share.epoch = t.share.epoch;
+  d.share.drained_ns = cur.share.drained_ns;
+  d.ring_off = cur.ring_off;
+  d.ring_cap = cur.ring_cap;
+  d.carry = cur.carry;
+  const bool window_state_unknown = took_over && spec.algorithm == Algorithm::kWindow;
+  const bool same =
+      spec == cur.basis && e.closed == cur.closed && !Sealed(cur) && !window_state_unknown;
+  if (same) {
+    // Only the definition's caps or the share's bookkeeping change: a new
+    // record over the same ring and state. Decisions under the old record
+    // used the same amounts.
+    const bool nothing = d.declared == cur.declared && d.share.stage == cur.share.stage &&
+                         d.share.stage_end_ns == cur.share.stage_end_ns &&
+                         d.share.share_amount == cur.share.share_amount &&
+                         d.share.share_burst == cur.share.share_burst &&
+                         d.share.share_expires_ns == cur.share.share_expires_ns &&
+                         d.share.fallback_amount == cur.share.fallback_amount &&
+                         d.share.fallback_burst == cur.share.fallback_burst &&
+                         d.share.fallback_until_ns == cur.share.fallback_until_ns &&
+                         d.share.epoch == cur.share.epoch;
+    if (nothing) return Status::OK();
+    StatusOr<uint64_t> word = WriteRecord(m, slot, d);
+    if (!word.ok()) return word.status();
+    slot->params_off.store(*word, std::memory_order_release);
+    slot->defined_seq.fetch_add(1, std::memory_order_relaxed);
+    slot->wake_seq.fetch_add(1, std::memory_order_seq_cst);
+    platform::FutexWakeAll(&slot->wake_seq);
+    return Status::OK();
+  }
+  const uint64_t len = e.closed ? 0 : RingLen(spec);
+  RingPlan plan;
+  if (spec.algorithm == Algorithm::kSliding) {
+    StatusOr<RingPlan> p = ResizeSliding(m, cur, spec, len, now);
+    if (!p.ok()) return p.status();
+    plan = std::move(*p);
+  } else if (spec.algorithm == Algorithm::kLease) {
+    const bool same_table = len == cur.table.len && !Sealed(cur);
+    if (!same_table) {
+      StatusOr<RingPlan> p = ResizeLease(m, cur, len, now);
+      if (!p.ok()) return p.status();
+      plan = std::move(*p);
+    } else {
+      // A ttl-only change keeps the table: a claim in flight may still use
+      // the old ttl for its one lease; the holder count is never exceeded.
+      plan.ring_off = cur.ring_off;
+      plan.ring_cap = cur.ring_cap;
+      if (cur.carry.count > 0 && cur.carry.until_ns > now) plan.carry = cur.carry;
+    }
+  }
+  if (spec.algorithm == Algorithm::kSliding || spec.algorithm == Algorithm::kLease) {
+    d.ring_off = plan.ring_off;
+    d.ring_cap = plan.ring_off == 0 ? 0 : plan.ring_cap;
+    d.carry = plan.carry;
+  } else {
+    d.carry = Carry{};
+  }
+  const LimiterSpec next_amounts = e.closed ? WithAmount(spec, 0, 0) : spec;
+  d.share.drained_ns = DrainedAfter(cur, next_amounts, d.carry, now);
   // gcra keeps its debt in permits (gcra.h invariant 6). The rescaling is
   // ordered so that an updater killed between any two steps leaves a state
   // that can only deny more: a debt that grows in nanoseconds (a slower
@@ -280,45 +508,107 @@ Status Update(Mapping& m, SlotLayout* slot, uint32_t index, const LimiterSpec& s
   const bool is_gcra = spec.algorithm == Algorithm::kGcra;
   const gcra::Params new_gcra =
       is_gcra ? gcra::MakeParams(spec.rate, spec.period_ns, spec.burst) : gcra::Params{};
-  const bool gcra_slower = is_gcra && new_gcra.cost1 > cur->gcra.cost1;
+  const bool gcra_slower = is_gcra && new_gcra.cost1 > cur.gcra.cost1;
   // window: a state written under one window length reads as "more than
   // a window ahead" (denied) under a shorter one, and as an empty new
   // window under a longer one; so a shorter window marks the rest of the
   // old window full before it is published, a longer one its window after.
   const window::Params new_window{spec.limit, spec.window_ns};
   const bool is_window = spec.algorithm == Algorithm::kWindow;
-  const bool window_shorter = is_window && spec.window_ns < cur->window.window_ns;
-  if (gcra_slower) gcra::ConvertState(slot->state, cur->gcra, new_gcra, platform::NowNs());
+  const bool window_shorter = is_window && spec.window_ns < cur.window.window_ns;
+  if (gcra_slower) gcra::ConvertState(slot->state, cur.gcra, new_gcra, platform::NowNs());
   if (window_shorter) {
     // Full until the old window ends: the old limit may already be used up
     // in it, and each new, shorter window inside it would add its own.
-    const int64_t now = platform::NowNs();
-    const int64_t w_old = cur->window.window_ns;
-    const int64_t old_end = now <= 0 ? now : (now / w_old + 1) * w_old - 1;
-    window::MarkFull(slot->state, new_window, std::max(now, old_end));
+    const int64_t at = platform::NowNs();
+    const int64_t w_old = cur.window.window_ns;
+    const int64_t old_end = at <= 0 ? at : (at / w_old + 1) * w_old - 1;
+    window::MarkFull(slot->state, new_window, std::max(at, old_end));
   }
-  slot->params_off.store(*off, std::memory_order_release);
-  // Then change the state word, so decisions still using the old
-  // parameters fail their CAS (gcra.h invariant 5).
+  const bool gcra_shrink =
+      is_gcra && (next_amounts.rate < cur.spec.rate || next_amounts.burst < cur.spec.burst);
+  if (gcra_shrink) {
+    // A shrink: drained once the debt now held is paid at the new rate.
+    const int64_t tat = slot->state.load(std::memory_order_acquire);
+    const __int128 debt_ns = static_cast<__int128>(tat) - now;
+    if (debt_ns > 0) {
+      const __int128 scaled = gcra_slower ? debt_ns : debt_ns * new_gcra.cost1 / cur.gcra.cost1 + 1;
+      d.share.drained_ns =
+          std::max<int64_t>(d.share.drained_ns,
+                            static_cast<int64_t>(std::min<__int128>(now + scaled, INT64_MAX / 2)));
+    }
+  }
+  StatusOr<uint64_t> word = WriteRecord(m, slot, d);
+  if (!word.ok()) return word.status();
+  slot->params_off.store(*word, std::memory_order_release);
+  // Then the ring's new words (sliding.h invariant 7) or the state word, so
+  // decisions still using the old parameters fail their CAS (gcra.h
+  // invariant 5).
+  FillSliding(m, plan);
   if (is_gcra) {
     if (gcra_slower) {
       gcra::ConvertState(slot->state, new_gcra, new_gcra, platform::NowNs());  // +1 ns
     } else {
-      gcra::ConvertState(slot->state, cur->gcra, new_gcra, platform::NowNs());
+      gcra::ConvertState(slot->state, cur.gcra, new_gcra, platform::NowNs());
     }
   } else if (is_window) {
     if (window_state_unknown) {
       window::MarkFull(slot->state, new_window, platform::NowNs());
     } else {
-      window::BumpState(slot->state, window_shorter ? new_window : cur->window, new_window,
+      window::BumpState(slot->state, window_shorter ? new_window : cur.window, new_window,
                         platform::NowNs());
     }
   }
   slot->defined_seq.fetch_add(1, std::memory_order_relaxed);
-  // Lease waiters re-read the parameters.
+  // Lease waiters and closed limiters' sleepers re-read the parameters.
   slot->wake_seq.fetch_add(1, std::memory_order_seq_cst);
   platform::FutexWakeAll(&slot->wake_seq);
-  return finish(Status::OK());
+  return Status::OK();
+}
+
+// Takes the UPDATING baton (waiting for a live holder unless `try_only`),
+// runs `body` with the current parameters, and gives the baton back.
+template <typename Body>
+Status WithBaton(Mapping& m, SlotLayout* slot, uint32_t index, bool try_only, Body&& body) {
+  Status err;
+  bool took_over = false;  // from a dead updater: its state change is unknown
+  uint64_t baton = 0;
+  if (try_only) {
+    uint64_t st = slot->status.load(std::memory_order_acquire);
+    if (StatusState(st) != kSlotReady && !BatonHolderGone(st)) {
+      return Status(Code::kTimeout, "limiter is being changed");
+    }
+    took_over = StatusState(st) != kSlotReady;
+    baton = Baton(kSlotUpdating);
+    if (!slot->status.compare_exchange_strong(st, baton, std::memory_order_acq_rel)) {
+      return Status(Code::kTimeout, "limiter is being changed");
+    }
+  } else {
+    baton = TakeBaton(slot, index, kSlotReady, kSlotUpdating, &err, &took_over);
+    if (baton == 0) return err;
+  }
+  Status s;
+  StatusOr<ActiveParams> cur = LoadParams(m, slot);
+  if (!cur.ok()) {
+    s = cur.status();
+  } else {
+    s = body(*cur, took_over);
+  }
+  uint64_t expected = baton;
+  if (!slot->status.compare_exchange_strong(expected, MakeStatus(kSlotReady, 0),
+                                            std::memory_order_release)) {
+    return Status(Code::kIo, "update of limiter slot " + std::to_string(index) + " was taken over");
+  }
+  return s;
+}
+
+// The target that keeps `cur` as it is (a repair, a lapse).
+Target Keep(const ActiveParams& cur, int64_t now) {
+  Target t;
+  t.declared = cur.declared;
+  t.share = cur.share;
+  t.now = now;
+  return t;
 }
 
 }  // namespace
@@ -342,7 +632,10 @@ StatusOr<uint32_t> Define(Mapping& m, std::string_view name, const LimiterSpec& 
           if (err.code() == Code::kExists) continue;  // someone finished: re-read
           return err;
         }
-        if (Status r = InitSlot(m, slot, name, spec); !r.ok()) return r;
+        Target t;
+        t.declared = spec;
+        t.now = platform::NowNs();
+        if (Status r = InitSlot(m, slot, name, t); !r.ok()) return r;
         return i;
       }
       if (s != kSlotReady && s != kSlotUpdating && s != kSlotRetired) {
@@ -350,12 +643,12 @@ StatusOr<uint32_t> Define(Mapping& m, std::string_view name, const LimiterSpec& 
                       "limiter slot " + std::to_string(i) + " has an invalid status");
       }
       if (!NameIs(*slot, name)) break;  // next slot
-      StatusOr<ActiveParams> cur =
-          LoadParams(m, slot, slot->params_off.load(std::memory_order_acquire));
+      StatusOr<ActiveParams> cur = LoadParams(m, slot);
       if (!cur.ok()) return cur.status();
       if (cur->spec.algorithm != spec.algorithm) {
         return Status(Code::kExists, "limiter '" + std::string(name) + "' already exists as " +
-                                         cur->spec.Describe() + "; its algorithm cannot change");
+                                         cur->declared.Describe() +
+                                         "; its algorithm cannot change");
       }
       if (s == kSlotRetired) {
         uint64_t expected = st;
@@ -363,8 +656,16 @@ StatusOr<uint32_t> Define(Mapping& m, std::string_view name, const LimiterSpec& 
                                              std::memory_order_acq_rel);
         continue;  // re-read, then compare parameters
       }
-      if (cur->spec == spec && !Sealed(*cur) && !BatonHolderGone(st)) return i;
-      if (Status u = Update(m, slot, i, spec); !u.ok()) return u;
+      if (cur->declared == spec && !Sealed(*cur) && !BatonHolderGone(st)) return i;
+      Status u = WithBaton(m, slot, i, false, [&](const ActiveParams& now_cur, bool took_over) {
+        // A global limiter keeps its share (the definition sets its caps);
+        // one that stops being global forgets it.
+        Target t = Keep(now_cur, platform::NowNs());
+        t.declared = spec;
+        if (!spec.global) t.share = ShareState{};
+        return Change(m, slot, now_cur, t, took_over);
+      });
+      if (!u.ok()) return u;
       return i;
     }
   }
@@ -398,10 +699,47 @@ Status Repair(Mapping& m, uint32_t index) {
   SlotLayout* slot = m.slot(index);
   const uint64_t st = slot->status.load(std::memory_order_acquire);
   if (!BatonHolderGone(st)) return Status::OK();
-  StatusOr<ActiveParams> cur =
-      LoadParams(m, slot, slot->params_off.load(std::memory_order_acquire));
-  if (!cur.ok()) return cur.status();
-  return Update(m, slot, index, cur->spec);
+  Status s = WithBaton(m, slot, index, true, [&](const ActiveParams& cur, bool took_over) {
+    return Change(m, slot, cur, Keep(cur, platform::NowNs()), took_over);
+  });
+  return s.code() == Code::kTimeout ? Status::OK() : s;
+}
+
+Status Lapse(Mapping& m, uint32_t index, uint64_t seen_word, int64_t now) {
+  if (m.read_only() || index >= m.capacity()) return Status::OK();
+  SlotLayout* slot = m.slot(index);
+  return WithBaton(m, slot, index, true, [&](const ActiveParams& cur, bool took_over) {
+    if (cur.off != seen_word) return Status::OK();  // someone else did it
+    return Change(m, slot, cur, Keep(cur, now), took_over);
+  });
+}
+
+Status PublishShare(Mapping& m, uint32_t index, const ShareState& share, int64_t now) {
+  if (m.read_only()) return Status(Code::kPermission, "segment is mapped read-only");
+  if (index >= m.capacity()) return Status(Code::kInvalidArgument, "slot index out of range");
+  SlotLayout* slot = m.slot(index);
+  return WithBaton(m, slot, index, false, [&](const ActiveParams& cur, bool took_over) {
+    if (!cur.declared.global) {
+      return Status(Code::kInvalidArgument,
+                    "limiter '" + NameOf(*slot) + "' is not a global limiter (global = true)");
+    }
+    if (share.epoch < cur.share.epoch) {
+      return Status(Code::kExists, "limiter '" + NameOf(*slot) + "': a share of epoch " +
+                                       std::to_string(share.epoch) +
+                                       " is older than the one in force (epoch " +
+                                       std::to_string(cur.share.epoch) + ")");
+    }
+    Target t = Keep(cur, now);
+    t.share.stage = kStageShare;  // StageAt picks the stage in force at `now`
+    t.share.share_amount = share.share_amount;
+    t.share.share_burst = share.share_burst;
+    t.share.share_expires_ns = share.share_expires_ns;
+    t.share.fallback_amount = share.fallback_amount;
+    t.share.fallback_burst = share.fallback_burst;
+    t.share.fallback_until_ns = share.fallback_until_ns;
+    t.share.epoch = share.epoch;
+    return Change(m, slot, cur, t, took_over);
+  });
 }
 
 Status Retire(Mapping& m, std::string_view name) {

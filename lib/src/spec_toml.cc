@@ -150,11 +150,12 @@ StatusOr<LimiterSpec> SpecFromTable(const toml::table& t, std::string_view sourc
   };
   switch (*alg) {
     case Algorithm::kGcra:
-      if (!(st = r.Uint("rate", &s.rate, &have)).ok() || !(st = require(have, "rate")).ok())
-        return st;
+      // global: rate and burst are caps (0: none), the share gives both.
+      if (!(st = r.Uint("rate", &s.rate, &have)).ok()) return st;
+      if (!s.global && !(st = require(have, "rate")).ok()) return st;
       s.period_ns = kNanosPerSecond;  // default period: 1s
       if (!(st = r.Duration("period", &s.period_ns, &have)).ok()) return st;
-      s.burst = 1;
+      s.burst = s.global ? 0 : 1;
       if (!(st = r.Uint("burst", &s.burst, &have)).ok()) return st;
       break;
     case Algorithm::kWindow:
@@ -166,9 +167,8 @@ StatusOr<LimiterSpec> SpecFromTable(const toml::table& t, std::string_view sourc
         return st;
       break;
     case Algorithm::kLease:
-      if (!(st = r.Uint("holders", &s.holders, &have)).ok() ||
-          !(st = require(have, "holders")).ok())
-        return st;
+      if (!(st = r.Uint("holders", &s.holders, &have)).ok()) return st;
+      if (!s.global && !(st = require(have, "holders")).ok()) return st;
       if (!(st = r.Duration("ttl", &s.ttl_ns, &have)).ok() || !(st = require(have, "ttl")).ok())
         return st;
       if (!(st = r.Bool("reclaim", &s.reclaim)).ok()) return st;

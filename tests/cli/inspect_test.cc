@@ -39,23 +39,32 @@ TEST(Inspect, RowJsonHasTheDocumentedFields) {
       "\"spec\":\"sliding limit=5 window=800ms\",\"params\":{\"limit\":5,\"window_ns\":800000000},"
       "\"steady_rate_per_s\":6.25,\"level\":{\"used\":5,\"capacity\":5,\"next_free_ns\":100000000},"
       "\"granted\":12,\"denied\":3,\"asked\":15,\"waiting\":2,\"waits\":4,\"wait_ns\":1500,"
-      "\"demand_per_s\":2.5,\"allocation\":null}");
+      "\"demand_per_s\":2.5,\"share\":null}");
 }
 
 TEST(Inspect, FleetRowJsonAndShow) {
   LimiterRow r = SlidingRow();
   r.spec.global = true;
-  r.allocation = 40;
-  r.allocation_expires_ns = 3 * kNanosPerSecond;
-  r.allocation_state = AllocationState::kValid;
+  r.global = true;
+  r.share.stage = admin::ShareStage::kShare;
+  r.share.amount = 40;
+  r.share.cap = 100;
+  r.share.ends_ns = 3 * kNanosPerSecond;
+  r.share.epoch = 7;
+  r.share.drained_ns = 2 * kNanosPerSecond;
   const std::string j = RowToJson(r, kNanosPerSecond);
   EXPECT_NE(j.find("\"global\":true"), std::string::npos);
-  EXPECT_NE(
-      j.find("\"allocation\":{\"permits\":40,\"state\":\"valid\",\"expires_in_ns\":2000000000}"),
-      std::string::npos)
+  EXPECT_NE(j.find("\"share\":{\"stage\":\"share\",\"amount\":40,\"burst\":0,\"cap\":100,"
+                   "\"ends_in_ns\":2000000000,\"epoch\":7,\"drained_in_ns\":1000000000}"),
+            std::string::npos)
       << j;
   const std::string s = FormatShow(r, kNanosPerSecond);
-  EXPECT_NE(s.find("allocation:   40 (valid, lease ends in 2s)"), std::string::npos) << s;
+  EXPECT_NE(s.find("share:        40 (share, ends in 2s, epoch 7)"), std::string::npos) << s;
+  EXPECT_NE(s.find("cap:          100"), std::string::npos) << s;
+  r.share = ShareRow{};
+  EXPECT_NE(FormatShow(r, 0).find("share:        0 (none: no share yet, denying, epoch 0)"),
+            std::string::npos)
+      << FormatShow(r, 0);
 }
 
 TEST(Inspect, ShowText) {
@@ -66,7 +75,7 @@ TEST(Inspect, ShowText) {
             std::string::npos)
       << s;
   EXPECT_NE(s.find("waiting:      2\n"), std::string::npos) << s;
-  EXPECT_EQ(s.find("allocation"), std::string::npos) << "only for fleet limiters";
+  EXPECT_EQ(s.find("share"), std::string::npos) << "only for fleet limiters";
 }
 
 TEST(Inspect, JsonQuoteEscapes) {
@@ -112,13 +121,13 @@ TEST(Inspect, SnapshotOfALiveSegmentIsReadOnly) {
   StatusOr<Inspector> in = Inspector::Open(ns.ns());
   ASSERT_TRUE(in.ok()) << in.status().ToString();
   EXPECT_TRUE(in->segment().read_only());
-  // The forwarder's words, written the way it would.
+  // A share, published the way the forwarder does.
   {
-    StatusOr<std::shared_ptr<Mapping>> m = Mapping::Open(ns.ns(), {});
-    ASSERT_TRUE(m.ok());
-    SlotLayout* slot = (*m)->slot(*slots::Find(**m, "fleet"));
-    slot->allocation.store(40);
-    slot->allocation_expires_ns.store(MonotonicNowNs() + 60 * kNanosPerSecond);
+    admin::Share share;
+    share.amount = 40;
+    share.expires_ns = MonotonicNowNs() + 60 * kNanosPerSecond;
+    share.epoch = 3;
+    ASSERT_TRUE(admin::PublishShare(seg, "fleet", share).ok());
   }
   const Snapshot snap = in->Take();
   ASSERT_EQ(snap.rows.size(), 2u);
@@ -129,13 +138,16 @@ TEST(Inspect, SnapshotOfALiveSegmentIsReadOnly) {
   EXPECT_EQ(row->level.used, 5.0);
   const LimiterRow* fleet = snap.Find("fleet");
   ASSERT_NE(fleet, nullptr);
-  EXPECT_EQ(fleet->allocation, 40u);
-  EXPECT_EQ(fleet->allocation_state, AllocationState::kValid);
+  EXPECT_TRUE(fleet->global);
+  EXPECT_EQ(fleet->share.amount, 40u);
+  EXPECT_EQ(fleet->share.stage, admin::ShareStage::kShare);
+  EXPECT_EQ(fleet->share.epoch, 3u);
+  EXPECT_EQ(fleet->spec.limit, 40u);
   EXPECT_EQ(snap.info.ns, ns.ns());
   const std::string j = SnapshotToJson(snap);
   EXPECT_EQ(
       j.rfind("{\"namespace\":\"" + ns.ns() + "\",\"path\":\"/dev/shm/sluice." + ns.ns() +
-                  "\",\"layout_version\":1,\"mode\":\"0600\",\"capacity\":256,\"used_slots\":2,",
+                  "\",\"layout_version\":2,\"mode\":\"0600\",\"capacity\":256,\"used_slots\":2,",
               0),
       0u)
       << j;

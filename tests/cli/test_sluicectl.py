@@ -430,12 +430,12 @@ def test_ls_and_show_json_fields(ns, budget):
     search = snap["limiters"][1]
     for key in ["name", "algorithm", "global", "spec", "params", "steady_rate_per_s", "level",
                 "granted", "denied", "asked", "waiting", "waits", "wait_ns", "demand_per_s",
-                "allocation"]:
+                "share"]:
         assert key in search, key
     assert search["algorithm"] == "sliding"
     assert search["params"] == {"limit": 2, "window_ns": 3600 * 10**9}
     assert search["level"]["used"] == 1 and search["level"]["capacity"] == 2
-    assert search["granted"] == 1 and search["allocation"] is None
+    assert search["granted"] == 1 and search["share"] is None
     show = json.loads(run("show", "-n", ns, "search", "--json").stdout)
     assert show["name"] == "search" and show["granted"] == 1
     text = run("ls", "-n", ns).stdout

@@ -115,18 +115,27 @@ std::string FormatShow(const LimiterRow& r, int64_t now) {
   line("waits", U(r.stats.waits) + " (total " +
                     FormatDurationShort(static_cast<int64_t>(r.stats.wait_ns)) + ")");
   line("demand", Num(std::round(r.stats.demand * 10) / 10) + "/s");
-  if (r.spec.global) {
-    std::string a = AllocationStateName(r.allocation_state);
-    if (r.allocation_state != AllocationState::kNone) {
-      a = U(r.allocation) + " (" + a +
-          (r.allocation_state == AllocationState::kValid
-               ? ", lease ends in " + FormatDurationShort(r.allocation_expires_ns - now)
-               : ", running on the safe share") +
-          ")";
-    } else {
-      a += " (running on the safe share)";
+  if (r.global) {
+    const ShareRow& sh = r.share;
+    std::string a = U(sh.amount);
+    if (r.spec.algorithm == Algorithm::kGcra && sh.amount > 0) a += " burst " + U(sh.burst);
+    a += std::string(" (") + admin::ShareStageName(sh.stage);
+    switch (sh.stage) {
+      case admin::ShareStage::kNone:
+        a += ": no share yet, denying";
+        break;
+      case admin::ShareStage::kShare:
+      case admin::ShareStage::kFallback:
+        a += sh.ends_ns == INT64_MAX ? ", until replaced"
+                                     : ", ends in " + FormatDurationShort(sh.ends_ns - now);
+        break;
+      case admin::ShareStage::kLapsed:
+        a += ": share and fallback ended, denying";
+        break;
     }
-    line("allocation", a);
+    a += ", epoch " + U(sh.epoch) + ")";
+    line("share", a);
+    line("cap", sh.cap == 0 ? "none" : U(sh.cap));
   }
   return out;
 }
@@ -212,12 +221,15 @@ std::string RowToJson(const LimiterRow& r, int64_t now) {
   if (!r.corrupt.empty()) {
     return "{\"name\":" + JsonQuote(r.name) + ",\"corrupt\":" + JsonQuote(r.corrupt) + "}";
   }
-  std::string alloc = "null";
-  if (r.spec.global) {
-    const int64_t left =
-        r.allocation_expires_ns == 0 ? 0 : std::max<int64_t>(0, r.allocation_expires_ns - now);
-    alloc = "{\"permits\":" + U(r.allocation) + ",\"state\":\"" +
-            AllocationStateName(r.allocation_state) + "\",\"expires_in_ns\":" + I(left) + "}";
+  std::string share = "null";
+  if (r.global) {
+    const ShareRow& sh = r.share;
+    share = std::string("{\"stage\":\"") + admin::ShareStageName(sh.stage) +
+            "\",\"amount\":" + U(sh.amount) + ",\"burst\":" + U(sh.burst) +
+            ",\"cap\":" + U(sh.cap) + ",\"ends_in_ns\":" +
+            (sh.ends_ns == INT64_MAX ? "null" : I(std::max<int64_t>(0, sh.ends_ns - now))) +
+            ",\"epoch\":" + U(sh.epoch) +
+            ",\"drained_in_ns\":" + I(std::max<int64_t>(0, sh.drained_ns - now)) + "}";
   }
   return "{\"name\":" + JsonQuote(r.name) + ",\"corrupt\":null,\"algorithm\":\"" +
          AlgorithmName(r.spec.algorithm) + "\",\"global\":" + (r.spec.global ? "true" : "false") +
@@ -228,7 +240,7 @@ std::string RowToJson(const LimiterRow& r, int64_t now) {
          ",\"denied\":" + U(r.stats.denied) + ",\"asked\":" + U(r.stats.asked) +
          ",\"waiting\":" + I(r.stats.waiting) + ",\"waits\":" + U(r.stats.waits) +
          ",\"wait_ns\":" + U(r.stats.wait_ns) + ",\"demand_per_s\":" + Num(r.stats.demand) +
-         ",\"allocation\":" + alloc + "}";
+         ",\"share\":" + share + "}";
 }
 
 std::string SnapshotToJson(const Snapshot& s) {

@@ -133,11 +133,15 @@ class SLUICE_EXPORT Limiter {
 
  private:
   friend class Segment;
+  friend struct LimiterInternals;  // internal: tests of the handle cache
   // Validates slot `index` and its parameters; caches them in the handle.
   static StatusOr<Limiter> Attach(std::shared_ptr<Mapping> m, uint32_t index);
   // REQUIRES: valid().
-  const ActiveParams* Params() const;  // current params (reloads on change)
-  const ActiveParams* Reload() const;
+  ActiveParams Params() const;  // current params (reloads on change)
+  ActiveParams Reload() const;
+  // A global limiter's share or fallback that ended by `now`: applies the
+  // next stage (slots::Lapse). True when the caller should decide again.
+  bool Lapse(const ActiveParams& p, int64_t now) const;
   void Count(bool granted, uint32_t permits, int64_t now) const;
   Decision Decide(uint32_t permits, int64_t now) const;  // uncounted
   // The one "decide with the current parameters" loop: calls try_once(p),

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sluice/admin/share.h"
 #include "sluice/limiter.h"
 #include "sluice/limiter_spec.h"
 #include "sluice/segment.h"
@@ -20,13 +21,16 @@
 
 namespace sluice {
 
-// Fleet limiters: this host's allocation from the allotter and its lease.
-enum class AllocationState {
-  kNone,     // no allocation has arrived: the host runs on its safe share
-  kValid,    // allocation leased until allocation_expires_ns
-  kExpired,  // the lease lapsed: back on the safe share
+// Fleet (global) limiters: the share in force (docs/fleet.md).
+struct ShareRow {
+  admin::ShareStage stage = admin::ShareStage::kNone;
+  uint64_t amount = 0;          // in force: gcra rate, limit or holders (0: closed)
+  uint64_t burst = 0;           // gcra
+  uint64_t cap = 0;             // the budget file's amount (0: none)
+  int64_t ends_ns = INT64_MAX;  // CLOCK_MONOTONIC end of the stage (INT64_MAX: never)
+  uint64_t epoch = 0;
+  int64_t drained_ns = 0;
 };
-const char* AllocationStateName(AllocationState s);  // "none", ...
 
 struct LimiterRow {
   std::string name;  // raw bytes from the segment: escape before printing
@@ -36,9 +40,8 @@ struct LimiterRow {
   LimiterSpec spec;
   LimiterStats stats;
   LimiterLevel level;
-  uint64_t allocation = 0;            // fleet limiters only
-  int64_t allocation_expires_ns = 0;  // CLOCK_MONOTONIC; 0: never set
-  AllocationState allocation_state = AllocationState::kNone;
+  bool global = false;  // a fleet limiter: `share` applies
+  ShareRow share;
 };
 
 struct Snapshot {
