@@ -16,7 +16,9 @@
 #include <thread>
 #include <vector>
 
+#include "admin_access.h"
 #include "layout.h"
+#include "platform.h"
 #include "sluice/duration.h"
 #include "support/test_namespace.h"
 
@@ -581,6 +583,143 @@ TEST(LimiterTest, ThreadsShareOneHandle) {
   }
   for (auto& t : ts) t.join();
   EXPECT_EQ(granted.load(), 1000);
+}
+
+// Review of the bounded-space change and shares: a raw view of a segment.
+struct RawSeg {
+  char* base = nullptr;
+  size_t size = 0;
+  SlotLayout* slot = nullptr;
+  explicit RawSeg(const std::string& ns) {
+    const int fd = ::open(Segment::PathFor(ns).c_str(), O_RDWR);
+    struct stat st {};
+    ::fstat(fd, &st);
+    size = st.st_size;
+    base = static_cast<char*>(::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+    ::close(fd);
+    auto* h = reinterpret_cast<Header*>(base);
+    slot = reinterpret_cast<SlotLayout*>(base + h->slots_offset);
+  }
+  ~RawSeg() { ::munmap(base, size); }
+  ParamsRecord* rec() {
+    return reinterpret_cast<ParamsRecord*>(base + ParamsWordOffset(slot->params_off.load()));
+  }
+  std::atomic<int64_t>* words() {
+    return reinterpret_cast<std::atomic<int64_t>*>(base + rec()->ring_off + sizeof(RingHeader));
+  }
+};
+uint64_t BatonOf(uint32_t pid) {
+  return (uint64_t{pid} << 32) | ((platform::PidNamespaceId() & 0xffffff) << 8) | kSlotUpdating;
+}
+uint32_t DeadPid() {
+  pid_t c = fork();
+  if (c == 0) _exit(0);
+  waitpid(c, nullptr, 0);
+  return c;
+}
+
+// An updater killed inside FillSliding (after publishing, word 0 written,
+// words 1..3 still kSealed): Sealed() looks at word 0 only, so Repair and
+// Define see nothing to do and the ring keeps 3 of 4 words sealed forever.
+TEST(LimiterReviewTest, UpdaterKilledDuringFillSlidingIsNeverRepaired) {
+  ScopedNamespace ns("rv_fill");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("s", LimiterSpec::Sliding(4, 20 * kMs));
+  {
+    RawSeg raw(ns.ns());
+    for (int i = 1; i < 4; ++i) raw.words()[i].store(kSealed);
+    raw.slot->status.store(BatonOf(DeadPid()));
+  }
+  ASSERT_TRUE(seg.Define("s", LimiterSpec::Sliding(4, 20 * kMs)).ok());  // "repair"
+  int best = 0;
+  for (int w = 0; w < 5; ++w) {
+    int n = 0;
+    for (int i = 0; i < 10; ++i) n += l.TryAcquire(1).granted;
+    best = std::max(best, n);
+    ::usleep(25000);
+  }
+  EXPECT_EQ(best, 4) << "ring words left sealed by the dead updater are never repaired";
+}
+
+// Global sliding limiter whose share ended; the baton is held by a live
+// process (a stopped updater, a forwarder in another container): the
+// blocking acquire loop `if (Lapse(p, now)) continue;` spins, never
+// checks its deadline.
+TEST(LimiterReviewTest, BlockingAcquireSpinsPastItsDeadlineWhenLapseCannotRun) {
+  ScopedNamespace ns("rv_spin");
+  Segment seg = ns.Open();
+  LimiterSpec spec = LimiterSpec::Sliding(10, 50 * kMs);
+  spec.global = true;
+  Limiter l = *seg.Define("s", spec);
+  admin_access::ShareInput in;
+  in.amount = 2;
+  in.expires_ns = MonotonicNowNs() + 20 * kMs;
+  ASSERT_TRUE(admin_access::PublishShare(seg, 0, in, MonotonicNowNs()).ok());
+  ::usleep(30000);
+  pid_t holder = fork();
+  if (holder == 0) {
+    ::pause();
+    _exit(0);
+  }
+  RawSeg raw(ns.ns());
+  const uint64_t ready = raw.slot->status.load();
+  raw.slot->status.store(BatonOf(holder));
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    l.Acquire(1, 100 * kMs);
+    done = true;
+  });
+  const bool returned = testing::WaitFor([&] { return done.load(); }, std::chrono::seconds(1));
+  raw.slot->status.store(ready);
+  t.join();
+  ::kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+  EXPECT_TRUE(returned) << "Acquire(timeout 100 ms) still spinning after 1 s";
+}
+
+// share amount 0 until +20 ms, then fallback 3: a closed record never
+// lapses (hot_until_ns INT64_MIN, Limiter::Lapse returns false when closed).
+TEST(LimiterReviewTest, ClosedShareNeverLapsesToItsFallback) {
+  ScopedNamespace ns("rv_closed");
+  Segment seg = ns.Open();
+  LimiterSpec spec = LimiterSpec::Sliding(10, 50 * kMs);
+  spec.global = true;
+  Limiter l = *seg.Define("s", spec);
+  admin_access::ShareInput in;
+  const int64_t now = MonotonicNowNs();
+  in.amount = 0;
+  in.expires_ns = now + 20 * kMs;
+  in.fallback_amount = 3;
+  in.fallback_until_ns = now + 10 * kNanosPerSecond;
+  ASSERT_TRUE(admin_access::PublishShare(seg, 0, in, now).ok());
+  ::usleep(40000);
+  Decision d = l.TryAcquire(1);
+  EXPECT_TRUE(d.granted) << "retry_after_ns=" << d.retry_after_ns;
+}
+
+// A share refresh with the same amounts (the forwarder's every `refresh`)
+// publishes a new record; a gcra turn reserved before it is thrown away
+// (params_off changed) and reserved again behind itself: a wasted permit.
+TEST(LimiterReviewTest, SameAmountRefreshWastesASleepingTurn) {
+  ScopedNamespace ns("rv_refresh");
+  Segment seg = ns.Open();
+  LimiterSpec spec = LimiterSpec::Gcra(10, kNanosPerSecond, 1);
+  spec.global = true;
+  Limiter l = *seg.Define("g", spec);
+  admin_access::ShareInput in;
+  in.amount = 10;
+  in.burst = 1;
+  in.expires_ns = MonotonicNowNs() + 10 * kNanosPerSecond;
+  in.epoch = 1;
+  ASSERT_TRUE(admin_access::PublishShare(seg, 0, in, MonotonicNowNs()).ok());
+  ASSERT_TRUE(l.TryAcquire(1).granted);
+  const int64_t t0 = MonotonicNowNs();
+  std::thread t([&] { ASSERT_TRUE(l.Acquire(1, 2 * kNanosPerSecond).ok()); });
+  ::usleep(50000);
+  in.expires_ns = MonotonicNowNs() + 10 * kNanosPerSecond;  // refresh
+  ASSERT_TRUE(admin_access::PublishShare(seg, 0, in, MonotonicNowNs()).ok());
+  t.join();
+  EXPECT_LT(MonotonicNowNs() - t0, 150 * kMs) << "turn at +100 ms was discarded";
 }
 
 }  // namespace

@@ -121,10 +121,11 @@ Status WaitForChange(SlotLayout* slot_, const ActiveParams& p, int64_t deadline,
   // Every change bumps wake_seq and wakes its futex; the stage's own end
   // needs no waker (the next decision lapses it); poll now and then anyway.
   int64_t until = now + 50 * kNanosPerMilli;
-  if (p.hot_until_ns != INT64_MIN && p.hot_until_ns != INT64_MAX) {
-    until = std::min(until, p.hot_until_ns);
+  // The stage's end, when it is still ahead (one already passed is lapsed
+  // by the caller's next decision).
+  if (p.share.stage_end_ns > now && p.share.stage_end_ns != INT64_MAX) {
+    until = std::min(until, p.share.stage_end_ns);
   }
-  if (p.closed && p.share.stage_end_ns != INT64_MAX) until = std::min(until, p.share.stage_end_ns);
   if (deadline >= 0) until = std::min(until, deadline);
   if (slot_->params_off.load(std::memory_order_acquire) != p.off) return Status::OK();
   scope->Slept();
@@ -160,7 +161,7 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
   bool counted = false;
   auto take_turn = [&](const ActiveParams& p, bool ok, int64_t retry_after_ns, int64_t grant_ns,
                        auto refund) -> std::optional<Status> {
-    if (!ok && retry_after_ns >= 0 && p.hot_until_ns != INT64_MAX &&
+    if (!ok && retry_after_ns >= 0 && p.hot_until_ns != INT64_MAX && p.hot_until_ns > now &&
         (deadline < 0 || p.hot_until_ns <= deadline)) {
       // Not before the stage ends, which comes before our deadline: wait
       // for it and decide under the next stage.
@@ -181,6 +182,13 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
     }
     // acquire: pairs with the updater's release store of params_off.
     if (slot_->params_off.load(std::memory_order_acquire) == p.off) return Status::OK();
+    // A change since: the turn stands if it kept the amounts it was taken
+    // under (a share refreshed with the same amount) and still comes
+    // before the stage ends; otherwise reserve again under the new ones.
+    const ActiveParams q = Params();
+    if (q.amount_gen == p.amount_gen && grant_ns < q.hot_until_ns) {
+      return Status::OK();
+    }
     now = platform::NowNs();
     return std::nullopt;
   };
@@ -197,7 +205,20 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
   uint64_t stale_off = 0;  // gcra: the record a reservation last found stale
   for (;;) {
     const ActiveParams p = Params();
-    if (Lapse(p, now)) continue;  // its share ended: decide under the next stage
+    if (Lapse(p, now)) {
+      // Its share ended: decide under the next stage. Not applied yet (a
+      // change in progress elsewhere): wait a little rather than spin.
+      if (Params().off == p.off) {
+        if (deadline >= 0 && now >= deadline) {
+          Count(false, permits, now);
+          return TimeoutStatus();
+        }
+        scope.Slept();
+        if (!platform::SleepUntil(now + kNanosPerMilli / 10, cancel)) return CancelledStatus();
+      }
+      now = platform::NowNs();
+      continue;
+    }
     if (p.closed || permits > p.spec.Capacity()) {
       if (!p.declared.global) return *take_turn(p, false, -1, 0, [] {});
       // A global limiter without (enough) amount now: wait for a share.
@@ -233,7 +254,8 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
         ActiveParams used = p;
         if (!RetryOnSealed([&](const ActiveParams& q) {
               used = q;
-              if (permits > q.ring.len) return true;  // changed: the loop looks again
+              // changed (less room, or a stage that ended): the loop looks again
+              if (permits > q.ring.len || now >= q.hot_until_ns) return true;
               r = sliding::Reserve(q.ring, permits, now, max_wait(q), undo.data());
               return !r.sealed;
             })) {
@@ -243,7 +265,7 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
           now = platform::NowNs();
           continue;
         }
-        if (permits > used.ring.len) continue;
+        if (permits > used.ring.len || now >= used.hot_until_ns) continue;
         if (auto s = take_turn(used, r.ok, r.retry_after_ns, r.grant_ns, [&] {
               sliding::Refund(used.ring, permits, undo.data(), r.grant_ns);
             })) {

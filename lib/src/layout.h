@@ -148,8 +148,10 @@ struct alignas(kCacheLine) ParamsRecord {
   uint64_t fallback_burst;
   int64_t fallback_until_ns;
   uint64_t epoch;
-  int64_t drained_ns;  // from then on no more than the amounts in force
-  uint64_t reserved2[7];
+  int64_t drained_ns;   // from then on no more than the amounts in force
+  uint64_t amount_gen;  // bumped by each change of amounts, shape or state
+                        // (not by one that only renews a share)
+  uint64_t reserved2[6];
 };
 constexpr uint32_t kParamsMagic = 0x4D524150;  // "PARM"
 constexpr uint32_t kFlagReclaim = 1;

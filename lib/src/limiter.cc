@@ -134,7 +134,8 @@ ActiveParams Limiter::Reload() const {
 }
 
 bool Limiter::Lapse(const ActiveParams& p, int64_t now) const {
-  if (now < p.hot_until_ns || p.closed || !p.writable) return false;
+  // A closed record (hot_until INT64_MIN) lapses at its stage's end too.
+  if (!p.declared.global || now < p.share.stage_end_ns || !p.writable) return false;
   // Whoever changed it first (this call, another process, a forwarder),
   // the parameters to decide with are the ones published now.
   slots::Lapse(*m_, index_, p.off, now);
@@ -218,7 +219,12 @@ Decision Limiter::Decide(uint32_t permits, int64_t now) const {
       d = Decision(false, now, -1, Denial::kReadOnly);  // a read-only mapping never decides
       return true;
     }
-    if (Lapse(p, now)) return false;  // decide under the next stage
+    if (Lapse(p, now)) {
+      // Decide under the next stage, at a time no earlier than its change
+      // (a ring it rewrote is free only from then on).
+      now = std::max(now, platform::NowNs());
+      return false;
+    }
     if (permits > p.MaxPermits()) {
       d = Decision(false, now, -1, Denial::kNever);
       return true;
@@ -226,10 +232,10 @@ Decision Limiter::Decide(uint32_t permits, int64_t now) const {
     if (p.closed) {
       // A global limiter with amount 0 (no share yet, or lapsed): not now,
       // maybe when a share arrives. Look again at the stage's end or soon.
-      const int64_t until_end =
-          p.share.stage_end_ns == INT64_MAX
-              ? 10 * kNanosPerMilli
-              : std::clamp<int64_t>(p.share.stage_end_ns - now, 1, 10 * kNanosPerMilli);
+      const int64_t until_end = p.share.stage_end_ns == INT64_MAX
+                                    ? 10 * kNanosPerMilli
+                                    : std::clamp<int64_t>(p.share.stage_end_ns - now,
+                                                          kNanosPerMilli / 10, 10 * kNanosPerMilli);
       d = Decision(false, now, until_end, Denial::kBusy);
       return true;
     }

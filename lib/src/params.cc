@@ -226,7 +226,11 @@ StatusOr<uint64_t> WriteRecord(const Mapping& m, SlotLayout* slot, const RecordD
   r.fallback_until_ns = sh.fallback_until_ns;
   r.epoch = sh.epoch;
   r.drained_ns = sh.drained_ns;
+  r.amount_gen = d.amount_gen;
   auto* dst = m.ArenaAt<ParamsRecord>(next_off, 1);
+  // Seqlock writer: nothing of the rewrite may become visible before what
+  // came earlier (the publish of the other bank a reader may have seen).
+  std::atomic_thread_fence(std::memory_order_release);
   CopyIn(r, dst);
   return ParamsWord(ParamsWordGen(cur) + 1, next_off);
 }
@@ -271,6 +275,7 @@ StatusOr<ActiveParams> FromRecord(const Mapping& m, SlotLayout* slot, const Para
   sh.fallback_until_ns = rec.fallback_until_ns;
   sh.epoch = rec.epoch;
   sh.drained_ns = rec.drained_ns;
+  p.amount_gen = rec.amount_gen;
   if (Status st = CheckShare(*slot, sh, s.algorithm); !st.ok()) return st;
   p.declared = s.global ? WithAmount(s, sh.cap_amount, sh.cap_burst) : s;
   if (!s.global) sh = ShareState{};

@@ -95,6 +95,7 @@ struct ActiveParams {
   lease::Table table;
   Carry carry;
   ShareState share;
+  uint64_t amount_gen = 0;  // ParamsRecord::amount_gen
 
   // Permits that can never be granted at once: > this (global: the cap,
   // or the algorithm's maximum).
@@ -116,6 +117,7 @@ struct RecordDraft {
   uint64_t ring_cap = 0;
   Carry carry;
   ShareState share;
+  uint64_t amount_gen = 0;
 };
 // Writes `d` into the slot's unpublished bank; returns the params_off word
 // that publishes it (the caller stores it with release, after whatever must

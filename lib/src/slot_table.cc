@@ -73,7 +73,9 @@ uint64_t TakeBaton(SlotLayout* slot, uint32_t index, SlotState want_from, SlotSt
 // True when a resize sealed the current ring/table (a dead updater left it).
 bool Sealed(const ActiveParams& p) {
   if (p.spec.algorithm == Algorithm::kSliding && p.ring.len > 0) {
-    return p.ring.words[0].load(std::memory_order_relaxed) == kSealed;
+    // A change seals from word 0 up and fills from the top down.
+    return p.ring.words[0].load(std::memory_order_relaxed) == kSealed ||
+           p.ring.words[p.ring.len - 1].load(std::memory_order_relaxed) == kSealed;
   }
   if (p.spec.algorithm == Algorithm::kLease && p.table.len > 0) {
     // An in-place shrink seals from the top down; a new table from 0 up.
@@ -317,7 +319,9 @@ void FillSliding(const Mapping& m, const RingPlan& plan) {
       m.ArenaAt<std::atomic<int64_t>>(plan.ring_off + sizeof(RingHeader), plan.words.size());
   // release: a grant CAS (acquire) that reads one of these values also
   // sees the published params_off (sliding.h invariant 7).
-  for (uint64_t i = 0; i < plan.words.size(); ++i) {
+  // From the top down: word 0 last, so a fill a dead updater left half done
+  // still shows in word 0 (Sealed()).
+  for (uint64_t i = plan.words.size(); i-- > 0;) {
     words[i].store(plan.words[i], std::memory_order_release);
   }
 }
@@ -446,6 +450,7 @@ Status Change(Mapping& m, SlotLayout* slot, const ActiveParams& cur, const Targe
   d.ring_off = cur.ring_off;
   d.ring_cap = cur.ring_cap;
   d.carry = cur.carry;
+  d.amount_gen = cur.amount_gen;
   const bool window_state_unknown = took_over && spec.algorithm == Algorithm::kWindow;
   const bool same =
       spec == cur.basis && e.closed == cur.closed && !Sealed(cur) && !window_state_unknown;
@@ -471,6 +476,7 @@ Status Change(Mapping& m, SlotLayout* slot, const ActiveParams& cur, const Targe
     platform::FutexWakeAll(&slot->wake_seq);
     return Status::OK();
   }
+  ++d.amount_gen;  // decisions and turns taken under cur no longer stand
   const uint64_t len = e.closed ? 0 : RingLen(spec);
   RingPlan plan;
   if (spec.algorithm == Algorithm::kSliding) {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "checker.h"
+#include "sluice/admin/share.h"
 #include "sluice/limiter.h"
 #include "sluice/segment.h"
 #include "stress_support.h"
@@ -38,7 +39,31 @@ struct Case {
   std::vector<LimiterSpec> specs;            // the updater cycles through these
   LimiterSpec final_spec;                    // set last, then held for the tail
   std::vector<LimiterSpec> fast_specs = {};  // for the fast modes, if set
+  // The share modes: a global limiter of specs[0]'s shape and caps, whose
+  // share cycles through the amounts of these (and ends on final_spec's).
+  std::vector<LimiterSpec> share_specs = {};
 };
+
+// spec's shape with another amount (gcra: rate and burst).
+LimiterSpec WithAmount(LimiterSpec s, uint64_t amount, uint64_t burst) {
+  switch (s.algorithm) {
+    case Algorithm::kGcra:
+      s.rate = amount;
+      s.burst = amount == 0 ? 0 : burst;
+      break;
+    case Algorithm::kWindow:
+    case Algorithm::kSliding:
+      s.limit = amount;
+      break;
+    case Algorithm::kLease:
+      s.holders = amount;
+      break;
+  }
+  return s;
+}
+uint64_t AmountOf(const LimiterSpec& s) {
+  return s.algorithm == Algorithm::kGcra ? s.rate : s.Capacity();
+}
 
 // Specs chosen so that each old bug shows as a violation of the largest
 // bound: sliding and lease shrink-then-grow (grants dropped on a shrink
@@ -49,11 +74,17 @@ std::vector<Case> Cases() {
       {"gcra",
        {LimiterSpec::Gcra(20000, kSec, 200), LimiterSpec::Gcra(2000, kSec, 200),
         LimiterSpec::Gcra(10000, kSec, 50), LimiterSpec::Gcra(4000, kSec, 100)},
-       LimiterSpec::Gcra(2000, kSec, 50)},
+       LimiterSpec::Gcra(2000, kSec, 50),
+       {},
+       {LimiterSpec::Gcra(20000, kSec, 200), LimiterSpec::Gcra(2000, kSec, 200),
+        LimiterSpec::Gcra(10000, kSec, 50), LimiterSpec::Gcra(4000, kSec, 100)}},
       {"window",
        {LimiterSpec::Window(200, 20 * kMs), LimiterSpec::Window(100, 20 * kMs),
         LimiterSpec::Window(200, 40 * kMs), LimiterSpec::Window(60, 20 * kMs)},
-       LimiterSpec::Window(50, 20 * kMs)},
+       LimiterSpec::Window(50, 20 * kMs),
+       {},
+       {LimiterSpec::Window(200, 20 * kMs), LimiterSpec::Window(100, 20 * kMs),
+        LimiterSpec::Window(150, 20 * kMs), LimiterSpec::Window(60, 20 * kMs)}},
       {"sliding",
        {LimiterSpec::Sliding(100, 50 * kMs), LimiterSpec::Sliding(50, 50 * kMs),
         LimiterSpec::Sliding(100, 50 * kMs), LimiterSpec::Sliding(30, 25 * kMs)},
@@ -61,11 +92,16 @@ std::vector<Case> Cases() {
        // Fast flaps keep the window: a window shortened again and again
        // faster than it lasts pushes grant times later (docs/design.md).
        {LimiterSpec::Sliding(100, 50 * kMs), LimiterSpec::Sliding(50, 50 * kMs),
-        LimiterSpec::Sliding(100, 50 * kMs), LimiterSpec::Sliding(30, 50 * kMs)}},
+        LimiterSpec::Sliding(100, 50 * kMs), LimiterSpec::Sliding(30, 50 * kMs)},
+       {LimiterSpec::Sliding(100, 50 * kMs), LimiterSpec::Sliding(50, 50 * kMs),
+        LimiterSpec::Sliding(80, 50 * kMs), LimiterSpec::Sliding(30, 50 * kMs)}},
       {"lease",
        {LimiterSpec::Lease(4, 5 * kMs, false), LimiterSpec::Lease(2, 8 * kMs, false),
         LimiterSpec::Lease(4, 8 * kMs, false), LimiterSpec::Lease(3, 5 * kMs, false)},
-       LimiterSpec::Lease(2, 5 * kMs, false)},
+       LimiterSpec::Lease(2, 5 * kMs, false),
+       {},
+       {LimiterSpec::Lease(4, 5 * kMs, false), LimiterSpec::Lease(2, 5 * kMs, false),
+        LimiterSpec::Lease(4, 5 * kMs, false), LimiterSpec::Lease(3, 5 * kMs, false)}},
   };
 }
 
@@ -75,6 +111,13 @@ struct Change {
   std::atomic<int64_t> before;
   std::atomic<int64_t> after;
   std::atomic<int32_t> spec;  // index into Case::specs, -1: final_spec
+  // Share modes: the share's lapses (0: none) and the amount after each,
+  // and the drained time the library reported after the publish.
+  std::atomic<int64_t> expires;
+  std::atomic<uint64_t> fallback;
+  std::atomic<int64_t> fallback_until;
+  std::atomic<int64_t> drained;
+  std::atomic<int32_t> has_drained;
 };
 
 struct Control {
@@ -90,8 +133,55 @@ struct Control {
 
 const LimiterSpec& SpecOf(const Case& c, int32_t i) { return i < 0 ? c.final_spec : c.specs[i]; }
 
-// Defines c.specs[k % n] for k = 1, 2, ... every 1-4 ms until flap_end.
-int UpdaterMain(const std::string& ns, const Case& c, Control* ctl, uint64_t seed) {
+// Publishes `spec`'s amount as the share of global limiter c.name: held
+// until replaced, or (short) for `life`, then a third of it for twice as
+// long, then 0, lapsing on the workers' decisions. Records the change.
+bool PublishAmount(const Segment& seg, const Case& c, const LimiterSpec& spec, bool short_life,
+                   int64_t life, Change* ch) {
+  admin::Share share;
+  share.amount = AmountOf(spec);
+  share.burst = spec.algorithm == Algorithm::kGcra ? spec.burst : 0;
+  share.epoch = 1;
+  ch->expires.store(0);
+  ch->before.store(MonotonicNowNs());
+  if (short_life) {
+    share.expires_ns = MonotonicNowNs() + life;
+    share.fallback_amount = share.amount / 3;
+    share.fallback_burst = share.fallback_amount > 0 && spec.algorithm == Algorithm::kGcra
+                               ? std::max<uint64_t>(1, share.burst / 3)
+                               : 0;
+    share.fallback_until_ns = share.expires_ns + 2 * life;
+    ch->fallback.store(share.fallback_amount);
+    ch->fallback_until.store(share.fallback_until_ns);
+    ch->expires.store(share.expires_ns);
+  }
+  if (Status st = admin::PublishShare(seg, c.name, share); !st.ok()) {
+    std::fprintf(stderr, "publish: %s\n", st.ToString().c_str());
+    return false;
+  }
+  ch->after.store(MonotonicNowNs());
+  StatusOr<admin::FleetFigures> f = admin::ReadFleet(seg, c.name);
+  if (!f.ok()) return false;
+  ch->drained.store(f->drained_ns);
+  ch->has_drained.store(1);
+  return true;
+}
+
+// One window / ttl / drain of the largest debt of c's specs.
+int64_t TailOf(const Case& c) {
+  int64_t tail = 0;
+  for (const LimiterSpec& s : c.specs) {
+    tail = std::max({tail, s.window_ns, s.ttl_ns, s.algorithm == Algorithm::kGcra ? 50 * kMs : 0});
+  }
+  return tail;
+}
+
+// Defines c.specs[k % n] for k = 1, 2, ... every 1-4 ms until flap_end
+// (share modes: publishes their amounts as shares; with `lapses`, every
+// other share is short and lives through its fallback and a tail of 0
+// before the next, so that each stage binds on its own).
+int UpdaterMain(const std::string& ns, const Case& c, Control* ctl, uint64_t seed, bool shares,
+                bool lapses) {
   StatusOr<Segment> seg = Segment::Open(ns);
   if (!seg.ok()) return 2;
   Rng rng(seed);
@@ -103,10 +193,22 @@ int UpdaterMain(const std::string& ns, const Case& c, Control* ctl, uint64_t see
     Change& ch = ctl->changes[k];
     const int32_t idx = int32_t(k % c.specs.size());
     ch.spec.store(idx);
-    ch.before.store(MonotonicNowNs());
-    if (!seg->Define(c.name, c.specs[idx]).ok()) return 4;
-    ch.after.store(MonotonicNowNs());
     const int64_t pause = ctl->pause_ns.load();
+    if (shares && lapses) {
+      const bool short_life = k % 2 == 1;
+      const int64_t tail = TailOf(c);
+      if (!PublishAmount(*seg, c, c.specs[idx], short_life, tail, &ch)) return 4;
+      if (short_life) {
+        SleepUntilNs(ch.fallback_until.load() + tail + int64_t(rng.Below(uint64_t(tail))));
+        continue;
+      }
+    } else if (shares) {
+      if (!PublishAmount(*seg, c, c.specs[idx], k % 4 == 3, pause / 2, &ch)) return 4;
+    } else {
+      ch.before.store(MonotonicNowNs());
+      if (!seg->Define(c.name, c.specs[idx]).ok()) return 4;
+      ch.after.store(MonotonicNowNs());
+    }
     SleepUntilNs(MonotonicNowNs() + pause + int64_t(rng.Below(uint64_t(2 * pause))));
   }
 }
@@ -172,14 +274,27 @@ int WorkerMain(int i, const std::string& ns, const Case& c, Control* ctl, GrantL
 }
 
 // Which specs may have been in force when: spec of change k from its
-// `before` until the `after` of the next completed change.
+// `before` until the `after` of the next completed change. In the share
+// modes a share that lapsed before the next change began adds its
+// fallback and then 0, each in force from the lapse on (the first decision
+// at or after it applies the next stage; decisions at or after it wait).
 class Schedule {
  public:
-  Schedule(const Case& c, const Control& ctl) : c_(c) {
+  Schedule(const Case& c, const Control& ctl, bool shares) {
     const uint32_t n = std::min<uint32_t>(ctl.next_change.load(), kMaxChanges);
     for (uint32_t k = 0; k < n; ++k) {
       const Change& ch = ctl.changes[k];
-      entries_.push_back({ch.before.load(), ch.after.load(), INT64_MAX, ch.spec.load()});
+      const LimiterSpec& spec = SpecOf(c, ch.spec.load());
+      entries_.push_back({ch.before.load(), ch.after.load(), INT64_MAX, spec});
+      const int64_t next_before = k + 1 < n ? ctl.changes[k + 1].before.load() : INT64_MAX;
+      const int64_t e = ch.expires.load();
+      if (!shares || e == 0 || ch.after.load() == 0 || e >= next_before) continue;
+      const uint64_t fb = ch.fallback.load();
+      entries_.push_back(
+          {e, e, INT64_MAX,
+           WithAmount(spec, fb, fb == 0 ? 0 : std::max<uint64_t>(1, spec.burst / 3))});
+      const int64_t e2 = ch.fallback_until.load();
+      if (e2 < next_before) entries_.push_back({e2, e2, INT64_MAX, WithAmount(spec, 0, 0)});
     }
     int64_t next_after = INT64_MAX;
     for (size_t k = entries_.size(); k-- > 0;) {
@@ -199,7 +314,7 @@ class Schedule {
   }
   // Change k's spec if it was possibly in force by time b, else nullptr.
   const LimiterSpec* At(size_t k, int64_t b) const {
-    return k < entries_.size() && entries_[k].before <= b ? &SpecOf(c_, entries_[k].spec) : nullptr;
+    return k < entries_.size() && entries_[k].before <= b ? &entries_[k].spec : nullptr;
   }
   // Calls f(spec) for each spec possibly in force at some time in [a, b].
   template <typename F>
@@ -218,9 +333,8 @@ class Schedule {
     int64_t before;
     int64_t after;
     int64_t until;
-    int32_t spec;
+    LimiterSpec spec;
   };
-  const Case& c_;
   std::vector<Entry> entries_;
 };
 
@@ -363,11 +477,79 @@ CheckResult CheckLeaseSchedule(std::vector<Grant> g, const Schedule& sched, int6
   return r;
 }
 
+// Share modes: from the drained time the library reported after each
+// share's publish until the next change began, the host uses no more than
+// that share's amount (its fallback, if it lapses, is smaller): sliding,
+// the grants in (t - window, t] at every grant time t; window, each whole
+// aligned window; lease, the leases held at each grant.
+CheckResult CheckDrained(const std::vector<Grant>& g, const Case& c, const Control& ctl) {
+  CheckResult r;
+  const uint32_t n = std::min<uint32_t>(ctl.next_change.load(), kMaxChanges);
+  std::vector<Grant> leases = g;
+  for (Grant& x : leases) x.t = x.seen;
+  std::sort(leases.begin(), leases.end(), [](const Grant& a, const Grant& b) { return a.t < b.t; });
+  for (uint32_t k = 0; k < n; ++k) {
+    const Change& ch = ctl.changes[k];
+    if (ch.has_drained.load() == 0) continue;
+    const LimiterSpec& spec = SpecOf(c, ch.spec.load());
+    const uint64_t amount = AmountOf(spec);
+    const int64_t from = std::max(ch.drained.load(), ch.after.load());
+    const int64_t to = k + 1 < n ? ctl.changes[k + 1].before.load() : INT64_MAX;
+    auto fail = [&](uint64_t used, int64_t at) {
+      r.Violation("change " + std::to_string(k) + " (" + spec.Describe() +
+                  "): " + std::to_string(used) + " in use at " + std::to_string(at) +
+                  ", after its drained time " + std::to_string(from));
+    };
+    switch (spec.algorithm) {
+      case Algorithm::kSliding: {
+        size_t lo = 0;
+        uint64_t in = 0;
+        for (size_t j = 0; j < g.size() && g[j].t < to; ++j) {
+          in += g[j].permits;
+          while (g[lo].t <= g[j].t - spec.window_ns) in -= g[lo++].permits;
+          if (g[j].t >= from && in > amount) fail(in, g[j].t);
+        }
+        break;
+      }
+      case Algorithm::kWindow: {
+        std::map<int64_t, uint64_t> per;
+        for (const Grant& x : g) per[x.t / spec.window_ns] += x.permits;
+        for (const auto& [w, used] : per) {
+          const int64_t start = w * spec.window_ns;
+          if (start >= from && start + spec.window_ns <= to && used > amount) fail(used, start);
+        }
+        break;
+      }
+      case Algorithm::kLease: {
+        std::vector<const Grant*> held;
+        for (const Grant& x : leases) {
+          if (x.t >= to) break;
+          held.erase(std::remove_if(held.begin(), held.end(),
+                                    [&](const Grant* h) { return h->end <= x.t; }),
+                     held.end());
+          if (x.end > x.t) held.push_back(&x);
+          uint64_t used = 0;
+          for (const Grant* h : held) used += h->permits;
+          if (x.t >= from && used > amount) fail(used, x.t);
+        }
+        break;
+      }
+      case Algorithm::kGcra:
+        break;  // drained: the debt paid at the new rate (docs/fleet.md)
+    }
+  }
+  return r;
+}
+
 // Modes: fast flaps (a change every 1-3 ms, so every interval sees most
 // specs), the same with the updaters SIGKILLed at random moments, and slow
 // flaps (a change every 0.5-1.5 of the longest window or ttl, so an interval sees
 // one or two specs and each shrink binds on its own).
-enum Mode { kFast = 0, kFastKills = 1, kSlow = 2 };
+// The share modes: a global limiter's share changes slowly, every other
+// share lapsing (on the workers' decisions) to its fallback and then to 0
+// for long enough that each stage binds on its own; and fast (with kills),
+// some shares lapsing between changes.
+enum Mode { kFast = 0, kFastKills = 1, kSlow = 2, kShares = 3, kSharesKills = 4 };
 
 class LiveChangeTest : public ::testing::TestWithParam<std::tuple<int, int>> {};
 
@@ -376,25 +558,30 @@ TEST_P(LiveChangeTest, GuaranteeHoldsWhileParametersFlap) {
   const int mode = std::get<1>(GetParam());
   Case c = Cases()[std::get<0>(GetParam())];
   if (mode != kSlow && !c.fast_specs.empty()) c.specs = c.fast_specs;
-  const bool kill = mode == kFastKills;
+  const bool shares = mode == kShares || mode == kSharesKills;
+  if (shares) c.specs = c.share_specs;
+  const bool kill = mode == kFastKills || mode == kSharesKills;
   const int workers = StressWorkers(4);
   const double seconds = StressSeconds(1.2);
 
   testing::ScopedNamespace ns(std::string("flap-") + c.name);
   Segment seg = ns.Open();
-  ASSERT_TRUE(seg.Define(c.name, c.specs[0]).ok());
+  LimiterSpec declared = c.specs[0];
+  declared.global = shares;  // caps: the largest amounts (specs[0])
+  ASSERT_TRUE(seg.Define(c.name, declared).ok());
   Shared<Control> ctl;
   GrantLog log(size_t(2e6 * std::max(1.0, seconds)));
   {
     Change& ch = ctl->changes[ctl->next_change.fetch_add(1)];
     ch.spec = 0;
-    ch.before = ch.after = MonotonicNowNs();
+    if (shares) {
+      ASSERT_TRUE(PublishAmount(seg, c, c.specs[0], false, 0, &ch));
+    } else {
+      ch.before = ch.after = MonotonicNowNs();
+    }
   }
-  int64_t tail = 0;  // one window / ttl / drain of the largest debt
-  for (const LimiterSpec& s : c.specs) {
-    tail = std::max({tail, s.window_ns, s.ttl_ns, s.algorithm == Algorithm::kGcra ? 50 * kMs : 0});
-  }
-  if (mode == kSlow) ctl->pause_ns = std::max<int64_t>(tail / 2, 10 * kMs);
+  const int64_t tail = TailOf(c);
+  if (mode == kSlow || mode == kShares) ctl->pause_ns = std::max<int64_t>(tail / 2, 10 * kMs);
   const int64_t start = MonotonicNowNs() + 50 * kMs;
   ctl->start_ns = start;
   ctl->flap_end_ns = start + int64_t(seconds * 1e9);
@@ -410,7 +597,8 @@ TEST_P(LiveChangeTest, GuaranteeHoldsWhileParametersFlap) {
   Rng rng(kill ? 0xdead : 0xa11);
   int kills = 0;
   for (int round = 0; MonotonicNowNs() < ctl->flap_end_ns.load(); ++round) {
-    const pid_t up = ForkChild([&, round] { return UpdaterMain(ns.ns(), c, &*ctl, 77 + round); });
+    const pid_t up = ForkChild(
+        [&, round] { return UpdaterMain(ns.ns(), c, &*ctl, 77 + round, shares, mode == kShares); });
     int status = 0;
     if (kill) {
       const bool done =
@@ -430,9 +618,13 @@ TEST_P(LiveChangeTest, GuaranteeHoldsWhileParametersFlap) {
   {
     Change& ch = ctl->changes[ctl->next_change.fetch_add(1)];
     ch.spec = -1;
-    ch.before = MonotonicNowNs();
-    ASSERT_TRUE(seg.Define(c.name, c.final_spec).ok());
-    ch.after = MonotonicNowNs();
+    if (shares) {
+      ASSERT_TRUE(PublishAmount(seg, c, c.final_spec, false, 0, &ch));
+    } else {
+      ch.before = MonotonicNowNs();
+      ASSERT_TRUE(seg.Define(c.name, c.final_spec).ok());
+      ch.after = MonotonicNowNs();
+    }
   }
   for (pid_t p : pids) {
     int status = 0;
@@ -442,7 +634,7 @@ TEST_P(LiveChangeTest, GuaranteeHoldsWhileParametersFlap) {
   ASSERT_EQ(log.overflowed(), 0u);
   std::vector<Grant> grants = log.Committed();
   std::sort(grants.begin(), grants.end(), [](const Grant& a, const Grant& b) { return a.t < b.t; });
-  const Schedule sched(c, *ctl);
+  const Schedule sched(c, *ctl, shares);
   const int64_t settled = sched.last_after() + tail;  // the final bound alone from here
 
   std::set<int32_t> who;
@@ -493,18 +685,26 @@ TEST_P(LiveChangeTest, GuaranteeHoldsWhileParametersFlap) {
       r = CheckLeaseSchedule(grants, sched, settled, fin.holders);
       break;
   }
+  if (shares) {
+    const CheckResult d = CheckDrained(grants, c, *ctl);
+    if (d.violations > 0) r.Violation("drained: " + d.first_violation);
+    r.violations += d.violations > 0 ? d.violations - 1 : 0;
+  }
   std::printf(
       "[stress] live-change %s%s: %zu changes (%d updaters killed), %llu grants while "
       "flapping, %llu after, %llu blocking, %zu workers granted, %llu violations\n",
       c.name,
-      kill            ? " (kills)"
-      : mode == kSlow ? " (slow)"
-                      : "",
+      mode == kShares        ? " (shares)"
+      : mode == kSharesKills ? " (shares, kills)"
+      : kill                 ? " (kills)"
+      : mode == kSlow        ? " (slow)"
+                             : "",
       sched.size(), kills, (unsigned long long)flap_grants, (unsigned long long)tail_grants,
       (unsigned long long)ctl->blocking_grants.load(), who.size(),
       (unsigned long long)r.violations);
   EXPECT_EQ(r.violations, 0u) << r.first_violation;
-  EXPECT_GT(sched.size(), mode == kSlow ? 8u : 50u) << "the parameters hardly changed";
+  EXPECT_GT(sched.size(), mode == kSlow || mode == kShares ? 8u : 50u)
+      << "the parameters hardly changed";
   if (kill) {
     EXPECT_GT(kills, 5);
   }
@@ -514,12 +714,12 @@ TEST_P(LiveChangeTest, GuaranteeHoldsWhileParametersFlap) {
 }
 
 std::string Name(const ::testing::TestParamInfo<std::tuple<int, int>>& info) {
-  static const char* const kSuffix[] = {"", "_kills", "_slow"};
+  static const char* const kSuffix[] = {"", "_kills", "_slow", "_shares", "_shares_kills"};
   return std::string(Cases()[std::get<0>(info.param)].name) + kSuffix[std::get<1>(info.param)];
 }
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, LiveChangeTest,
-                         ::testing::Combine(::testing::Range(0, 4), ::testing::Range(0, 3)), Name);
+                         ::testing::Combine(::testing::Range(0, 4), ::testing::Range(0, 5)), Name);
 
 }  // namespace
 }  // namespace sluice::stress

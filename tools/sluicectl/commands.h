@@ -31,6 +31,7 @@ void AddTop(CLI::App& app, int* exit_code);
 void AddAcquire(CLI::App& app, int* exit_code);
 void AddLease(CLI::App& app, int* exit_code);
 void AddBench(CLI::App& app, int* exit_code);
+void AddShare(CLI::App& app, int* exit_code);
 
 }  // namespace sluicectl
 

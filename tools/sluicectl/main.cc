@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
       "  sluicectl show partner-api --json\n"
       "  sluicectl acquire partner-api --timeout 2s && curl ...\n"
       "  sluicectl lease db-migration -- ./migrate.sh\n"
+      "  sluicectl share fleet-api 40 --for 10m --fallback 10\n"
       "Exit status: 0 success/granted, 1 not granted, 2 usage or input error.\n"
       "Run 'sluicectl VERB --help' for a verb's options.");
   int code = kOk;
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
   AddAcquire(app, &code);
   AddLease(app, &code);
   AddBench(app, &code);
+  AddShare(app, &code);
   AddRm(app, &code);
   try {
     app.parse(argc, argv);
