@@ -285,30 +285,47 @@ StatusOr<RingPlan> ResizeSliding(Mapping& m, const ActiveParams& cur, const Limi
   Carry carried = cur.carry;
   if (carried.count > 0) carried.until_ns = keep_free_time(carried.until_ns);
   auto expired = [&](int64_t v) { return v != kSealed && v <= now - spec.window_ns; };
+  // (time, grants) newest first: a ring word's grant each, the hidden and
+  // the carried grants one entry each (each lot shares one time), so the
+  // cost is the ring's length, however many grants are carried.
+  std::vector<std::pair<int64_t, uint64_t>> lots;
+  lots.reserve(live.size() + 2);
+  for (int64_t v : live) {
+    if (!expired(v)) lots.push_back({v, 1});
+  }
   if (spec.window_ns > cur.spec.window_ns) {
     const __int128 per_word =
         (spec.window_ns - cur.spec.window_ns + cur.spec.window_ns - 1) / cur.spec.window_ns;
     const __int128 hidden = per_word * cur.ring.len;
-    live.insert(live.end(), static_cast<size_t>(std::min<__int128>(hidden, kMaxSlidingLimit)),
-                now - cur.spec.window_ns);
+    if (hidden > 0) {
+      lots.push_back({now - cur.spec.window_ns,
+                      static_cast<uint64_t>(std::min<__int128>(hidden, kMaxSlidingLimit))});
+    }
   }
-  live.erase(std::remove_if(live.begin(), live.end(), expired), live.end());
   if (carried.count > 0 && !expired(carried.until_ns)) {
-    live.insert(live.end(), carried.count, carried.until_ns);
+    lots.push_back({carried.until_ns, carried.count});
   }
-  std::sort(live.begin(), live.end(), std::greater<int64_t>());
-  if (live.size() > len) {
-    // More than the largest ring can hold would fill any later ring anyway.
-    plan->carry.count =
-        static_cast<uint32_t>(std::min<uint64_t>(live.size() - len, kMaxSlidingLimit));
-    plan->carry.until_ns = live[len];  // the newest that does not fit
-  }
+  std::sort(lots.begin(), lots.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
   // Words without a live grant are free from `now` on, not before: a
   // decision with a clock older than this change must not date a grant on
   // a word whose previous grant was dropped as expired at `now`.
   const int64_t free_from_now = now - spec.window_ns;
-  plan->words.resize(len);
-  for (uint64_t i = 0; i < len; ++i) plan->words[i] = i < live.size() ? live[i] : free_from_now;
+  plan->words.assign(len, free_from_now);
+  uint64_t placed = 0;
+  uint64_t left = 0;  // grants that do not fit: carried
+  for (const auto& [t, n] : lots) {
+    const uint64_t fit = std::min<uint64_t>(n, len - placed);
+    for (uint64_t k = 0; k < fit; ++k) plan->words[placed++] = t;
+    if (fit < n) {
+      if (left == 0) plan->carry.until_ns = t;  // the newest that does not fit
+      left += n - fit;
+    }
+  }
+  // More than the largest ring can hold would fill any later ring anyway.
+  if (left > 0) {
+    plan->carry.count = static_cast<uint32_t>(std::min<uint64_t>(left, kMaxSlidingLimit));
+  }
   return plan;
 }
 

@@ -113,9 +113,8 @@ MUTATIONS = [
         "reclaim=true takes leases of holders that are alive"),
     Mutation(
         "live-sliding-drops-carry", "lib/src/slot_table.cc",
-        "    carry.count =\n"
-        "        static_cast<uint32_t>(std::min<uint64_t>(live.size() - spec.limit, kMaxSlidingLimit));\n",
-        "    carry.count = 0;  // MUTATION: a shrink forgets the grants it drops\n",
+        "    plan->carry.count = static_cast<uint32_t>(std::min<uint64_t>(left, kMaxSlidingLimit));\n",
+        "  // MUTATION: a shrink forgets the grants it drops (no carry)\n",
         "live_change_test", L + "sliding",
         "ResizeSliding drops the carried grants (shrink-then-grow over-grants)", cheap=True),
     Mutation(
@@ -126,10 +125,17 @@ MUTATIONS = [
         "ResizeLease drops the gate of leases held in dropped entries"),
     Mutation(
         "live-gcra-no-convert", "lib/src/slot_table.cc",
-        "  if (gcra_slower) gcra::ConvertState(slot->state, cur->gcra, new_gcra, platform::NowNs());\n",
+        "  if (gcra_slower) gcra::ConvertState(slot->state, cur.gcra, new_gcra, platform::NowNs());\n",
         "  // MUTATION: a slower rate keeps the debt in nanoseconds (forgives permits)\n",
         "live_change_test", L + "gcra",
         "a gcra rate decrease skips ConvertState before publishing (debt forgiven)"),
+    Mutation(
+        "share-never-lapses", "lib/src/limiter.cc",
+        "  if (!p.declared.global || now < p.share.stage_end_ns || !p.writable) return false;\n",
+        "  return false;  // MUTATION: a share that ended is never lapsed (decided as if it held)\n",
+        "live_change_test", L + "*_shares",
+        "decisions past a global limiter's share end keep its amount (no fallback, no 0)",
+        cheap=True),
 ]
 
 def log(msg):
