@@ -132,6 +132,24 @@ bool Allotter::Learning(int64_t now_ns) const {
 
 size_t Allotter::Hosts() const { return hosts_.size(); }
 
+std::string Allotter::Describe(size_t index, int64_t now_ns) const {
+  std::string out;
+  auto ms = [&](int64_t t) { return std::to_string((t - now_ns) / 1'000'000) + "ms"; };
+  for (const Held* h : pools_[index]->helds) {
+    out += h->host->id + ": share " + std::to_string(h->share) + " until " + ms(h->share_until) +
+           ", fallback " + std::to_string(h->fallback) + " until " + ms(h->fallback_until) +
+           ", target " + std::to_string(h->target) + ", want " + std::to_string(h->want);
+    for (const Claim& c : h->past_share) {
+      out += ", past share " + std::to_string(c.amount) + " until " + ms(c.until_ns);
+    }
+    for (const Claim& c : h->past_fallback) {
+      out += ", past fallback " + std::to_string(c.amount) + " until " + ms(c.until_ns);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 uint64_t Allotter::Commit(const std::vector<Claim>& past, uint64_t current, int64_t current_until,
                           int64_t now_ns) {
   uint64_t c = now_ns < current_until ? current : 0;
@@ -219,6 +237,9 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
   if (!std::isfinite(in.weight) || in.weight <= 0 || in.weight > kMaxWeight) {
     return refuse(Code::kInvalidArgument, "weight must be > 0 and <= 1e6");
   }
+  if (in.age_ns < 0 || in.age_ns > kMaxDurationNs) {
+    return refuse(Code::kInvalidArgument, "age must be 0..366 days");
+  }
   if (in.resources.size() > kMaxResourcesPerRefresh) {
     return refuse(Code::kInvalidArgument, "more than 4096 resources in one refresh");
   }
@@ -259,6 +280,7 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
   }
   host.weight = in.weight;
   host.last_seen = now_ns;
+  const int64_t age = Positive(in.age_ns);
 
   RefreshOut out;
   out.epoch = epoch_;
@@ -311,16 +333,25 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
     } else if (learning && ri.share_epoch != epoch_ && !h.learned) {
       // An earlier run's holdings: counted until they lapse and drain, and
       // the most this run may grant the host while learning.
+      // Each pool learns its own: the share while the lease holds, the
+      // fallback while it can still come (or is in force).
       h.learned = true;
-      const int64_t lease_left = Positive(ri.lease_left_ns);
-      const int64_t fallback_left = Positive(ri.fallback_left_ns);
+      if (ri.share_epoch > epoch_) {
+        Log("host " + in.host_id + " holds a share of a newer epoch (" +
+            std::to_string(ri.share_epoch) + "): is another allotter running?");
+      }
+      // Left now: the figures are `age` old (a retry after a freeze can be
+      // seconds old, its share long lapsed and reassigned by the last run).
+      const int64_t aged = age - age / 1'000'000 * kDriftPpm;
+      const int64_t lease_left = Positive(Stretch(ri.lease_left_ns) - aged);
+      const int64_t fallback_left = Positive(Stretch(ri.fallback_left_ns) - aged);
       const uint64_t share = lease_left > 0 ? ri.share_amount : 0;
       const uint64_t fallback = fallback_left > 0 ? ri.fallback_amount : 0;
       AddClaim(&h.past_share, share, now_ns + Stretch(lease_left) + tail, now_ns);
-      AddClaim(&h.past_share, ri.in_force, now_ns + Stretch(Positive(ri.drained_in_ns)) + tail,
-               now_ns);
+      AddClaim(ri.lease_left_ns > 0 ? &h.past_share : &h.past_fallback, ri.in_force,
+               now_ns + Stretch(Positive(ri.drained_in_ns)) + tail, now_ns);
       AddClaim(&h.past_fallback, fallback, now_ns + Stretch(fallback_left) + tail, now_ns);
-      h.learn_share_cap = std::max(share, ri.in_force);
+      h.learn_share_cap = share;
       h.learn_fallback_cap = fallback;
     }
 

@@ -62,6 +62,7 @@ struct RefreshIn {
   uint64_t instance = 0;
   uint64_t sequence = 0;
   double weight = 1;
+  int64_t age_ns = 0;  // how long before sending the figures were read
   std::vector<ResourceIn> resources;
 };
 
@@ -130,6 +131,8 @@ class Allotter {
   uint64_t CommittedShares(size_t index, int64_t now_ns) const;
   uint64_t CommittedFallbacks(size_t index, int64_t now_ns) const;
   size_t Hosts() const;
+  // One line per host of resource `index`: share, fallback, claims (logs, tests).
+  std::string Describe(size_t index, int64_t now_ns) const;
 
   // An amount a host may be using until until_ns (allotter clock).
   struct Claim {

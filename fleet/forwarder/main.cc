@@ -129,6 +129,7 @@ int Main(int argc, char** argv) {
   while (!g_stop.load()) {
     v1::RefreshRequest req;
     ToProto(fwd.current(), token, &req);
+    req.set_age_ns(host->Now() - fwd.sent_ns());
     v1::RefreshReply reply;
     grpc::ClientContext ctx;
     const int64_t deadline_ns = std::min<int64_t>(interval, kNanosPerSecond);

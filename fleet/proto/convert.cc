@@ -42,6 +42,7 @@ void ToProto(const RefreshIn& in, const std::string& token, v1::RefreshRequest* 
   out->set_sequence(in.sequence);
   out->set_weight(in.weight);
   out->set_token(token);
+  out->set_age_ns(in.age_ns);
   for (const ResourceIn& r : in.resources) {
     v1::ResourceReport* p = out->add_resources();
     p->set_name(r.name);
@@ -65,6 +66,7 @@ RefreshIn FromProto(const v1::RefreshRequest& in) {
   out.instance = in.instance();
   out.sequence = in.sequence();
   out.weight = in.weight() == 0 ? 1 : in.weight();
+  out.age_ns = in.age_ns();
   out.resources.reserve(static_cast<size_t>(in.resources_size()));
   for (const v1::ResourceReport& p : in.resources()) {
     ResourceIn r;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <random>
 
@@ -381,8 +382,12 @@ struct SimHost {
   }
 };
 
+constexpr uint64_t kSeeds = 100;  // FLEET_SEED=N runs N..100 (or N alone)
+
 TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) {
-  for (uint64_t seed = 1; seed <= 6; ++seed) {
+  const uint64_t first =
+      getenv("FLEET_SEED") ? std::strtoull(getenv("FLEET_SEED"), nullptr, 10) : 1;
+  for (uint64_t seed = first; seed <= std::max(first, kSeeds); ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     std::mt19937_64 rng(seed);
     auto uni = [&](int64_t lo, int64_t hi) {
@@ -394,6 +399,9 @@ TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) {
     rc.fallback_for_ns = kS;
     rc.division = static_cast<Division>(seed % 3);
     const int64_t w = rc.spec.window_ns;
+    // Network delay: mostly short, sometimes past the forwarder's deadline.
+    const int64_t slow = seed % 4 == 0 ? 700 : 60;
+    auto Delay = [&] { return uni(0, slow) * kMs; };
     const double a_drift = (static_cast<double>(uni(-200, 200))) * 1e-6;
     auto A = [&](int64_t t) { return 5 * kS + t + static_cast<int64_t>(t * a_drift); };
     uint64_t epoch = 100;
@@ -448,12 +456,26 @@ TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) {
         if (!m.reply) {
           if (!allotter) continue;  // down: lost
           StatusOr<RefreshOut> out = allotter->Refresh(m.req, A(t));
+          if (getenv("FLEET_TRACE") && out.ok()) {
+            const ResourceIn& q = m.req.resources[0];
+            fprintf(stderr,
+                    "t=%lld ep=%llu %s seq=%llu share=%llu inforce=%llu lease_left=%lld "
+                    "ep=%llu applied=%llu drained_in=%lld -> %llu learning=%d\n",
+                    (long long)(t / kMs), (unsigned long long)allotter->epoch(),
+                    m.req.host_id.c_str(), (unsigned long long)m.req.sequence,
+                    (unsigned long long)q.share_amount, (unsigned long long)q.in_force,
+                    (long long)(q.lease_left_ns / kMs), (unsigned long long)q.share_epoch,
+                    (unsigned long long)q.applied_sequence, (long long)(q.drained_in_ns / kMs),
+                    (unsigned long long)out->resources[0].amount, (int)out->learning);
+          }
           if (!out.ok()) continue;
           if (rng() % 10 == 0) continue;  // reply lost
-          later.push_back({t + uni(0, 60) * kMs, m.host, true, {}, *out});
+          later.push_back({t + Delay(), m.host, true, m.req, *out});
           continue;
         }
+        // A reply reaches only the call that asked for it (gRPC).
         if (!h.in_flight || h.frozen_until > t || t > h.deadline) continue;
+        if (m.req.instance != h.instance || m.req.sequence != h.req.sequence) continue;
         if (m.out.epoch == 0) continue;
         // Applied as the forwarder does.
         for (const ResourceOut& ro : m.out.resources) {
@@ -515,7 +537,8 @@ TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) {
         }
         h.in_flight = true;
         h.deadline = t + kS;
-        if (rng() % 10 != 0) net.push_back({t + uni(0, 60) * kMs, i, false, h.req, {}});
+        h.req.age_ns = h.H(t) - h.sent_host;
+        if (rng() % 10 != 0) net.push_back({t + Delay(), i, false, h.req, {}});
       }
       // The fleet guarantee, at this instant.
       uint64_t using_now = 0, in_force = 0;
@@ -523,9 +546,25 @@ TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) {
         using_now += h.Using(t, w);
         in_force += h.At(t);
       }
-      ASSERT_LE(using_now, rc.Amount()) << "t=" << t;
+      if (using_now > rc.Amount()) {
+        std::string why;
+        for (const SimHost& h : hosts) {
+          why += h.id + " using " + std::to_string(h.Using(t, w)) + " in force " +
+                 std::to_string(h.At(t)) + "; publishes:";
+          for (const auto& [pt, sh] : h.pubs) {
+            why += " [at " + std::to_string(pt / kMs) + "ms " + std::to_string(sh.amount) +
+                   " until " + std::to_string(h.Real(sh.expires_ns) / kMs) + "ms, epoch " +
+                   std::to_string(sh.epoch) + "]";
+          }
+          why += "\n";
+        }
+        FAIL() << "t=" << t << ": the fleet may be using " << using_now << "\n"
+               << why << (allotter ? allotter->Describe(0, A(t)) : "");
+      }
       if (allotter && !allotter->Learning(A(t))) {
-        ASSERT_LE(allotter->CommittedShares(0, A(t)), rc.Amount() - rc.reserved) << "t=" << t;
+        ASSERT_LE(allotter->CommittedShares(0, A(t)), rc.Amount() - rc.reserved)
+            << "t=" << t << "\n"
+            << allotter->Describe(0, A(t));
         ASSERT_LE(allotter->CommittedFallbacks(0, A(t)), rc.reserved) << "t=" << t;
       }
       used_sum += static_cast<double>(in_force);
@@ -539,7 +578,7 @@ TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) {
       }
     }
     // Not vacuous: the fleet got real capacity most of the time.
-    EXPECT_GT(used_sum / used_n, 0.3 * static_cast<double>(rc.Amount()));
+    EXPECT_GT(used_sum / used_n, 0.15 * static_cast<double>(rc.Amount()));
   }
 }
 
