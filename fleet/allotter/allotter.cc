@@ -361,7 +361,7 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
       h.want = raw;
       h.has_want = true;
     } else {
-      const double a = raw > h.want ? 0.6 : 0.3;
+      const double a = raw > h.want ? 0.7 : 0.5;
       h.want += a * (raw - h.want);
     }
     if (pool.dirty || now_ns >= pool.next_divide) Divide(r, now_ns);
