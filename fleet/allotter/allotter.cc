@@ -225,9 +225,13 @@ void Allotter::Divide(size_t r, int64_t now_ns) {
 }
 
 StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
+  // Logged once per host and reason, not at every retry.
   auto refuse = [&](Code code, const std::string& why) -> Status {
-    Log("refused host " + (Printable(in.host_id) ? in.host_id.substr(0, 64) : "(unprintable)") +
-        ": " + why);
+    const std::string who = Printable(in.host_id) ? in.host_id.substr(0, 64) : "(unprintable)";
+    if (refusals_.size() > 10000) refusals_.clear();
+    std::string& last = refusals_[who];
+    if (last != why) Log("refused host " + who + ": " + why);
+    last = why;
     return Status(code, why);
   };
   if (in.host_id.empty() || in.host_id.size() > kMaxHostIdBytes || !Printable(in.host_id)) {

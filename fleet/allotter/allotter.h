@@ -159,6 +159,7 @@ class Allotter {
   std::unordered_map<std::string, std::unique_ptr<Host>> hosts_;
   std::unordered_map<std::string, size_t> index_;  // resource name -> index
   bool learning_logged_ = false;
+  std::unordered_map<std::string, std::string> refusals_;  // last refusal logged per host
 };
 
 }  // namespace sluice::fleet

@@ -118,13 +118,21 @@ int Main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
 
   Forwarder fwd(host.get(), fo, LogLine);
-  auto channel = grpc::CreateChannel(budget->allotter->address, grpc::InsecureChannelCredentials());
+  // Reconnect quickly after an allotter restart (gRPC's default backoff
+  // grows to minutes; a lease is seconds).
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  auto channel = grpc::CreateCustomChannel(budget->allotter->address,
+                                           grpc::InsecureChannelCredentials(), args);
   auto stub = v1::Allotter::NewStub(channel);
   LogLine("host " + host_id + ", " + std::to_string(fo.limiters.size()) +
           " global limiter(s), allotter " + budget->allotter->address);
   int64_t interval = kNanosPerSecond;
   int tries = 0;
   bool connected = false;
+  std::string last_failure;
   fwd.Next();
   while (!g_stop.load()) {
     v1::RefreshRequest req;
@@ -138,6 +146,7 @@ int Main(int argc, char** argv) {
     if (s.ok()) {
       if (!connected) LogLine("connected to the allotter");
       connected = true;
+      last_failure.clear();
       tries = 0;
       interval = fwd.Apply(FromProto(reply));
       if (interval <= 0) interval = kNanosPerSecond;
@@ -145,10 +154,11 @@ int Main(int argc, char** argv) {
       fwd.Next();
       continue;
     }
-    if (connected || tries == 0) {
-      LogLine("refresh failed: " + s.error_message() + " (code " +
-              std::to_string(static_cast<int>(s.error_code())) + "); retrying");
-    }
+    // One line per kind of failure, not one per try.
+    const std::string failure =
+        s.error_message() + " (code " + std::to_string(static_cast<int>(s.error_code())) + ")";
+    if (connected || failure != last_failure) LogLine("refresh failed: " + failure + "; retrying");
+    last_failure = failure;
     connected = false;
     // A retry keeps the sequence number (idempotent) and the first send
     // time; after three, ask afresh with new figures.
