@@ -248,11 +248,17 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
     return refuse(Code::kInvalidArgument, "more than 4096 resources in one refresh");
   }
   {
+    // Names unique: pairwise for the usual handful, hashed beyond.
     std::unordered_set<std::string_view> names;
-    for (const ResourceIn& r : in.resources) {
-      if (!names.insert(r.name).second) {
-        return refuse(Code::kInvalidArgument, "resource '" + r.name + "' reported twice");
+    for (size_t i = 0; i < in.resources.size(); ++i) {
+      const ResourceIn& r = in.resources[i];
+      bool twice = false;
+      if (in.resources.size() <= 32) {
+        for (size_t j = 0; j < i && !twice; ++j) twice = in.resources[j].name == r.name;
+      } else {
+        twice = !names.insert(r.name).second;
       }
+      if (twice) return refuse(Code::kInvalidArgument, "resource '" + r.name + "' reported twice");
       if (!std::isfinite(r.demand) || r.demand < 0 || r.demand > kMaxDemand) {
         return refuse(Code::kInvalidArgument,
                       "absurd demand for '" + r.name + "' (must be 0..1e12 per second)");
