@@ -193,7 +193,15 @@ void Allotter::Divide(size_t r, int64_t now_ns) {
     const bool live = now_ns - h->seen_ns < rc.lease_ns;
     if (!live && h->c_share == 0 && h->c_fallback == 0) {
       Log("host " + h->host->id + " silent on " + rc.name + ": its share and fallback lapsed");
-      h->host->held[r].reset();  // deletes h
+      Host* host = h->host;
+      host->held[r].reset();  // deletes h
+      // A host holding nothing anywhere, and silent, is forgotten.
+      if (now_ns - host->last_seen >= alive_ns_ &&
+          std::none_of(host->held.begin(), host->held.end(), [](const auto& p) { return !!p; })) {
+        const std::string id = host->id;  // erase destroys host
+        Log("host " + id + " forgotten");
+        hosts_.erase(id);
+      }
       continue;
     }
     keep.push_back(h);

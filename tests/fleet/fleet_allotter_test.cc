@@ -209,6 +209,7 @@ TEST(Allotter, ASilentHostsShareIsReusedOnlyAfterItsLeaseAndTail) {
     }
   }
   EXPECT_EQ(g2, 100u);
+  EXPECT_EQ(a.Hosts(), 1u) << "the silent host is forgotten";
 }
 
 TEST(Allotter, FallbacksComeOutOfReservedAndOutliveTheirHost) {
