@@ -147,7 +147,8 @@ int Main(int argc, char** argv) {
     int sig = 0;
     sigwait(&set, &sig);
     LogLine(std::string("stopping (") + strsignal(sig) + ")");
-    server->Shutdown();
+    // Calls in flight get a moment to finish, then are cancelled.
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   });
   server->Wait();
   waiter.join();
