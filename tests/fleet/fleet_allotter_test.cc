@@ -310,6 +310,32 @@ TEST(Allotter, BadInputIsRefusedAndHarmless) {
   EXPECT_TRUE(a.Refresh(Req("h", 1, {}, /*instance=*/2), t + 5 * kS).ok());
 }
 
+TEST(Allotter, GcraSharesAreWholeGranulesWithProportionalBursts) {
+  ResourceConfig rc;
+  rc.name = "api";
+  rc.spec = LimiterSpec::Gcra(/*rate=*/100, kS, /*burst=*/20);  // granule 5
+  rc.lease_ns = 4 * kS;
+  rc.refresh_ns = kS;
+  Allotter a(Config(rc), 1, 0);
+  const int64_t t = LearnEnd(rc);
+  uint64_t rates = 0, bursts = 0;
+  for (int h = 0; h < 3; ++h) {
+    RefreshIn in = Req("h" + std::to_string(h), 1, {.demand = 100});
+    in.resources[0].algorithm = Algorithm::kGcra;
+    StatusOr<RefreshOut> o = a.Refresh(in, t);
+    ASSERT_TRUE(o.ok());
+    const ResourceOut& r = o->resources[0];
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    EXPECT_EQ(r.amount % 5, 0u) << r.amount;
+    EXPECT_EQ(r.burst, r.amount / 5);
+    rates += r.amount;
+    bursts += r.burst;
+  }
+  EXPECT_LE(rates, 100u);
+  EXPECT_LE(bursts, 20u);
+  EXPECT_GE(rates, 90u);
+}
+
 // ---- randomized fleet -------------------------------------------------------
 
 // A host as the library and the forwarder behave: its own drifting clock,
