@@ -1,0 +1,167 @@
+// The allotter's decisions: division plus the bookkeeping that keeps the
+// fleet under each limit. A pure library: no network, no clock of its own
+// (every call passes `now_ns`, the allotter's CLOCK_MONOTONIC). The gRPC
+// service (main.cc) is a thin shell over Refresh(). Not thread-safe: one
+// caller at a time (the daemon holds a mutex).
+//
+// Invariants, per resource (docs/fleet.md, "The allotter and the forwarder"):
+//
+// 1. Every amount a host was ever told it may use is a *claim* that counts
+//    until the host can no longer be using it: the current share until the
+//    host's lease can have lapsed (answer time + lease + drift margin) plus
+//    one tail (ResourceConfig::TailNs: what the algorithm still counts after
+//    the amount stopped being in force); the current fallback until that
+//    lapse + fallback_for + margin + tail; a superseded (larger) amount until
+//    that same bound, or earlier once the host reported, with the latest
+//    reply applied, from when it can no longer be using more than the amount
+//    in force (drained).
+// 2. A host's commitment is the largest of its live share claims (share
+//    pool) and of its fallback claims (fallback pool). Σ share commitments
+//    <= limit - reserved and Σ fallback commitments <= reserved, at every
+//    time: a grant may only grow into what others' commitments leave (shrink
+//    first, grow second). Commitments only fall as time passes, so the pool
+//    sums kept between exact recounts are upper bounds (safe).
+// 3. Nothing is durable. For one learning period after the start (lease +
+//    margin + tail, plus fallback_for when reserved > 0, by which time every
+//    grant of an earlier run has lapsed and drained) a host is granted no
+//    more than what it reports holding from an earlier epoch; a host that
+//    reports nothing gets 0. Every start has a higher epoch.
+#ifndef SLUICE_FLEET_ALLOTTER_ALLOTTER_H_
+#define SLUICE_FLEET_ALLOTTER_ALLOTTER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config.h"
+#include "sluice/status.h"
+
+namespace sluice::fleet {
+
+// Mirrors ResourceReport in sluice_fleet.proto.
+struct ResourceIn {
+  std::string name;
+  Algorithm algorithm = Algorithm::kSliding;
+  double demand = 0;
+  uint64_t in_force = 0;
+  uint64_t share_amount = 0;
+  int64_t lease_left_ns = 0;
+  uint64_t fallback_amount = 0;
+  int64_t fallback_left_ns = 0;
+  int64_t drained_in_ns = 0;
+  uint64_t share_epoch = 0;
+  uint64_t applied_sequence = 0;
+  uint64_t cap = 0;
+};
+
+struct RefreshIn {
+  std::string host_id;
+  uint64_t instance = 0;
+  uint64_t sequence = 0;
+  double weight = 1;
+  int64_t age_ns = 0;  // how long before sending the figures were read
+  std::vector<ResourceIn> resources;
+};
+
+// Mirrors ResourceShare.
+struct ResourceOut {
+  std::string name;
+  std::string error;
+  uint64_t amount = 0;
+  uint64_t burst = 0;
+  int64_t lease_ns = 0;
+  uint64_t fallback_amount = 0;
+  uint64_t fallback_burst = 0;
+  int64_t fallback_for_ns = 0;
+  int64_t refresh_ns = 0;
+  uint64_t epoch = 0;
+};
+
+struct RefreshOut {
+  uint64_t epoch = 0;
+  int64_t refresh_ns = 0;
+  bool learning = false;
+  std::vector<ResourceOut> resources;
+};
+
+// Limits on what a request may say (larger: kInvalidArgument).
+constexpr size_t kMaxHostIdBytes = 255;
+constexpr size_t kMaxResourcesPerRefresh = 4096;
+constexpr double kMaxDemand = 1e12;  // permits per second
+constexpr double kMaxWeight = 1e6;
+
+// Lease arithmetic shared by both ends: clocks may run apart by up to
+// kDriftPpm, and each side adds kMarginNs.
+constexpr int64_t kDriftPpm = 1000;
+constexpr int64_t kMarginNs = 1'000'000;
+// d + d * drift (allotter side: longer).
+int64_t Stretch(int64_t d);
+// d - d * drift - margin (host side: shorter; may be <= 0).
+int64_t Shrink(int64_t d);
+
+// An epoch above every earlier start's: CLOCK_REALTIME in microseconds.
+uint64_t NewEpoch();
+
+class Allotter {
+ public:
+  // One line per notable event (host joined, silent, refused; learning over).
+  using Logger = std::function<void(const std::string&)>;
+
+  Allotter(AllotterConfig config, uint64_t epoch, int64_t start_ns, Logger log = nullptr);
+  ~Allotter();
+  Allotter(const Allotter&) = delete;
+  Allotter& operator=(const Allotter&) = delete;
+
+  // Answers one refresh at `now_ns`. kInvalidArgument: malformed, absurd or
+  // stale (sequence lower than the last answered); kExists: the host id is
+  // held by another live forwarder instance. A per-resource problem is
+  // answered in ResourceOut::error. The same sequence again gets the same
+  // reply.
+  StatusOr<RefreshOut> Refresh(const RefreshIn& in, int64_t now_ns);
+
+  uint64_t epoch() const { return epoch_; }
+  const AllotterConfig& config() const { return config_; }
+  bool Learning(int64_t now_ns) const;
+
+  // Exact Σ of the share commitments and of the fallback commitments of
+  // resource `index` at `now_ns` (invariant 2; tests and status lines).
+  uint64_t CommittedShares(size_t index, int64_t now_ns) const;
+  uint64_t CommittedFallbacks(size_t index, int64_t now_ns) const;
+  size_t Hosts() const;
+  // One line per host of resource `index`: share, fallback, claims (logs, tests).
+  std::string Describe(size_t index, int64_t now_ns) const;
+
+  // An amount a host may be using until until_ns (allotter clock).
+  struct Claim {
+    uint64_t amount;
+    int64_t until_ns;
+  };
+
+ private:
+  struct Held;
+  struct Host;
+  struct Pool;
+
+  void Divide(size_t r, int64_t now_ns);
+  static uint64_t Commit(const std::vector<Claim>& past, uint64_t current, int64_t current_until,
+                         int64_t now_ns);
+  void Log(const std::string& line);
+
+  AllotterConfig config_;
+  uint64_t epoch_;
+  int64_t start_ns_;
+  Logger log_;
+  int64_t alive_ns_;                          // a forwarder silent this long is no longer live
+  std::vector<std::unique_ptr<Pool>> pools_;  // per resource
+  std::unordered_map<std::string, std::unique_ptr<Host>> hosts_;
+  std::unordered_map<std::string, size_t> index_;  // resource name -> index
+  bool learning_logged_ = false;
+  std::unordered_map<std::string, std::string> refusals_;  // last refusal logged per host
+};
+
+}  // namespace sluice::fleet
+
+#endif  // SLUICE_FLEET_ALLOTTER_ALLOTTER_H_

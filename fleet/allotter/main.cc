@@ -1,0 +1,161 @@
+// sluice-allotter --config FILE: the gRPC shell over the Allotter library.
+// Exit 2 with one clear line on a bad config or command line, 1 when the
+// address cannot be bound.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <time.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "allotter.h"
+#include "convert.h"
+#include "sluice_fleet.grpc.pb.h"
+
+namespace sluice::fleet {
+namespace {
+
+int64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+void LogLine(const std::string& line) {
+  std::fprintf(stderr, "sluice-allotter: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+grpc::StatusCode ToGrpc(Code c) {
+  switch (c) {
+    case Code::kInvalidArgument:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+    case Code::kExists:
+      return grpc::StatusCode::ALREADY_EXISTS;
+    default:
+      return grpc::StatusCode::INTERNAL;
+  }
+}
+
+class Service final : public v1::Allotter::Service {
+ public:
+  Service(sluice::fleet::Allotter* allotter, std::string token)
+      : allotter_(allotter), token_(std::move(token)) {}
+
+  grpc::Status Refresh(grpc::ServerContext*, const v1::RefreshRequest* req,
+                       v1::RefreshReply* reply) override {
+    if (!token_.empty() && !SameToken(req->token())) {
+      LogLine("refused a refresh: bad token");
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad token");
+    }
+    const RefreshIn in = FromProto(*req);
+    std::lock_guard<std::mutex> lock(mu_);
+    StatusOr<RefreshOut> out = allotter_->Refresh(in, MonotonicNs());
+    if (!out.ok()) return grpc::Status(ToGrpc(out.status().code()), out.status().message());
+    ToProto(*out, reply);
+    return grpc::Status::OK;
+  }
+
+ private:
+  bool SameToken(const std::string& t) const {
+    unsigned char diff = t.size() == token_.size() ? 0 : 1;
+    for (size_t i = 0; i < token_.size(); ++i) {
+      diff |= static_cast<unsigned char>(token_[i] ^ (i < t.size() ? t[i] : 0));
+    }
+    return diff == 0;
+  }
+
+  std::mutex mu_;
+  sluice::fleet::Allotter* allotter_;
+  std::string token_;
+};
+
+int Usage() {
+  std::fputs("usage: sluice-allotter --config FILE\n", stderr);
+  return 2;
+}
+
+int Main(int argc, char** argv) {
+  // SIGTERM / SIGINT: stop serving and exit 0 (blocked before any thread
+  // starts, then taken by sigwait).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config_path = a.substr(9);
+    } else if (a == "-h" || a == "--help") {
+      std::fputs(
+          "usage: sluice-allotter --config FILE\n"
+          "Divides each fleet-wide limit of FILE (allotter.toml, docs/fleet.md) among the\n"
+          "hosts whose sluice-forwarder refreshes here. Logs to stderr.\n",
+          stdout);
+      return 0;
+    } else {
+      return Usage();
+    }
+  }
+  if (config_path.empty()) return Usage();
+  StatusOr<AllotterConfig> cfg = LoadAllotterConfig(config_path);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "sluice-allotter: %s\n", cfg.status().message().c_str());
+    return 2;
+  }
+  for (const std::string& w : cfg->warnings) LogLine("warning: " + w);
+  std::string token;
+  if (!cfg->token_file.empty()) {
+    std::ifstream f(cfg->token_file);
+    if (!f) {
+      std::fprintf(stderr, "sluice-allotter: %s: cannot read token_file\n",
+                   cfg->token_file.c_str());
+      return 2;
+    }
+    std::getline(f, token);
+  }
+  const std::string listen = cfg->listen;
+  const uint64_t epoch = NewEpoch();
+  sluice::fleet::Allotter allotter(std::move(*cfg), epoch, MonotonicNs(), LogLine);
+  Service service(&allotter, token);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::fprintf(stderr, "sluice-allotter: cannot listen on %s\n", listen.c_str());
+    return 1;
+  }
+  for (const ResourceConfig& r : allotter.config().resources) {
+    LogLine("resource " + r.name + ": " + r.spec.Describe() +
+            " division=" + DivisionName(r.division) + " reserved=" + std::to_string(r.reserved));
+  }
+  LogLine("listening on " + listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port) +
+          ", epoch " + std::to_string(epoch) + ", learning what hosts hold");
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    LogLine(std::string("stopping (") + strsignal(sig) + ")");
+    // Calls in flight get a moment to finish, then are cancelled.
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  });
+  server->Wait();
+  waiter.join();
+  return 0;
+}
+
+}  // namespace
+}  // namespace sluice::fleet
+
+int main(int argc, char** argv) { return sluice::fleet::Main(argc, argv); }
