@@ -12,6 +12,7 @@
 #include "bench_util.h"
 #include "gcra.h"  // internal: attribution of the decision cost
 #include "peers.h"
+#include "sluice/admin/share.h"
 #include "sluice/limiter.h"
 #include "sluice/segment.h"
 #include "sluice/sluice.h"
@@ -26,7 +27,7 @@ constexpr int64_t kSecond = 1000000000;
 struct Fixture {
   std::string ns;
   std::optional<sluice::Segment> seg;
-  sluice::Limiter gcra, gcra_denied, window, sliding, lease_try, lease_pair;
+  sluice::Limiter gcra, gcra_denied, window, sliding, lease_try, lease_pair, gcra_global;
   sluice_segment* cseg = nullptr;
   sluice_limiter* cgcra = nullptr;
 };
@@ -60,6 +61,19 @@ void Setup() {
   g->sliding = Define("sliding", LimiterSpec::Sliding(1024, 1000));
   g->lease_try = Define("lease-try", LimiterSpec::Lease(64, 1000, false));
   g->lease_pair = Define("lease-pair", LimiterSpec::Lease(1, kSecond, false));
+  // A fleet limiter with its share in force (leased for an hour): the
+  // decision checks the share's end on top of what gcra does.
+  LimiterSpec global = LimiterSpec::Gcra(0, kSecond, 0);
+  global.global = true;
+  g->gcra_global = Define("gcra-global", global);
+  sluice::admin::Share share;
+  share.amount = 1000000000;
+  share.burst = 1000000;
+  share.expires_ns = NowNs() + 3600 * kSecond;
+  if (!sluice::admin::PublishShare(*g->seg, "gcra-global", share).ok()) {
+    fprintf(stderr, "share for gcra-global failed\n");
+    std::exit(1);
+  }
   if (sluice_open(g->ns.c_str(), 0, &g->cseg) < 0 || sluice_find(g->cseg, "gcra", &g->cgcra) < 0) {
     fprintf(stderr, "C API open/find failed\n");
     std::exit(1);
@@ -96,6 +110,8 @@ void RunLimiter(benchmark::State& state, sluice::Limiter& l) {
 
 void BM_Gcra(benchmark::State& state) { RunLimiter(state, g->gcra); }
 BENCHMARK(BM_Gcra);
+void BM_GcraGlobal(benchmark::State& state) { RunLimiter(state, g->gcra_global); }
+BENCHMARK(BM_GcraGlobal);
 void BM_GcraDenied(benchmark::State& state) { RunLimiter(state, g->gcra_denied); }
 BENCHMARK(BM_GcraDenied);
 void BM_Window(benchmark::State& state) { RunLimiter(state, g->window); }

@@ -29,6 +29,16 @@ struct HotParams {
   uint32_t writable = 0;
 };
 
+// What a sliding (Ring) or lease (lease::Table) decision needs besides
+// HotParams.
+template <typename Part>
+struct WarmParams {
+  uint64_t off = 0;  // as HotParams::off: the two are one version when equal
+  Part part;
+  uint64_t max_permits = 0;  // ActiveParams::MaxPermits()
+  uint64_t global = 0;
+};
+
 // Trivially copyable values copied word by word as relaxed atomics (a
 // seqlock reader may copy while a writer rewrites them, then discards it).
 template <typename T>
@@ -58,6 +68,8 @@ struct HandleCache {
   // inherit one locked by a thread that does not exist in the child.
   alignas(kCacheLine) std::atomic<uint64_t> seq{0};
   HotParams hot;
+  WarmParams<sliding::Ring> warm_ring;
+  WarmParams<lease::Table> warm_table;
   ActiveParams params;
   // Batched counters. Increments are plain load+store (no locked RMW on the
   // hot path): exact for one thread, approximate when threads share a
@@ -74,6 +86,14 @@ struct HandleCache {
   __attribute__((always_inline)) bool ReadHot(HotParams* out) const {
     const uint64_t s = seq.load(std::memory_order_acquire);
     LoadWords(hot, out);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return (s & 1) == 0 && seq.load(std::memory_order_relaxed) == s;
+  }
+  template <typename Part>
+  __attribute__((always_inline)) bool ReadWarm(const WarmParams<Part>& warm,
+                                               WarmParams<Part>* out) const {
+    const uint64_t s = seq.load(std::memory_order_acquire);
+    LoadWords(warm, out);
     std::atomic_thread_fence(std::memory_order_acquire);
     return (s & 1) == 0 && seq.load(std::memory_order_relaxed) == s;
   }

@@ -59,6 +59,10 @@ void HandleCache::Store(const ActiveParams& p) {
   h.algorithm = static_cast<uint32_t>(p.spec.algorithm);
   h.writable = p.writable;
   StoreWords(h, &hot);
+  WarmParams<sliding::Ring> wr{p.off, p.ring, p.MaxPermits(), p.declared.global};
+  StoreWords(wr, &warm_ring);
+  WarmParams<lease::Table> wt{p.off, p.table, p.MaxPermits(), p.declared.global};
+  StoreWords(wt, &warm_table);
   StoreWords(p, &params);
   seq.store(s + 2, std::memory_order_release);
 }
@@ -195,7 +199,29 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
     d = window::TryAcquire(slot_->state, h.window, permits, now,
                            gcra::ParamsGuard{&slot_->params_off, h.off}, &stale, &slot_->token);
   } else {
-    stale = true;
+    // sliding and lease: the ring or table as cached; a grant checks that
+    // its parameters are still the published ones (sliding.h invariant 7,
+    // lease_table.h invariant 7), anything else decides again in Decide.
+    auto decide = [&](const auto& warm, auto algorithm) {
+      std::remove_cv_t<std::remove_reference_t<decltype(warm)>> w;
+      if (!c.ReadWarm(warm, &w) || w.off != h.off || permits > w.max_permits ||
+          slot_->params_off.load(std::memory_order_acquire) != h.off) {
+        stale = true;
+        return;
+      }
+      d = algorithm(w.part);
+      // A global limiter's amount may grow: "more than it has now" is busy.
+      if (!stale && d.retry_after_ns < 0 && w.global) {
+        d = Decision(false, now, 10 * kNanosPerMilli, Denial::kBusy);
+      }
+    };
+    if (h.algorithm == static_cast<uint32_t>(Algorithm::kSliding)) {
+      decide(c.warm_ring,
+             [&](const sliding::Ring& r) { return sliding::TryAcquire(r, permits, now, &stale); });
+    } else {
+      decide(c.warm_table,
+             [&](const lease::Table& t) { return lease::TryAcquireN(t, permits, now, &stale); });
+    }
   }
   if (__builtin_expect(stale, 0)) d = Decide(permits, now);
   CountIn(c, d.granted, permits, now);
