@@ -753,3 +753,59 @@ def test_blocking_acquire_on_a_lease_limiter(ns, budget):
     assert run("acquire", "-n", ns, "m", "--permits", "2", "--timeout", "10s").returncode == 0
     r = run("acquire", "-n", ns, "m", "--permits", "3", "--timeout", "forever")
     assert r.returncode == 2 and "can never be granted" in r.stderr
+
+
+FLEET = """
+[limiters.fleet]
+algorithm = "sliding"
+global = true
+limit = 5
+window = "1h"
+
+[limiters.local]
+algorithm = "sliding"
+limit = 5
+window = "1h"
+"""
+
+
+def test_share_sets_a_global_limiters_amount(ns, budget):
+    apply_ok(ns, budget(FLEET))
+    # No share yet: amount 0, denied (not granted), shown as such.
+    assert run("acquire", "-n", ns, "fleet", "--timeout", "0").returncode == 1
+    show = json.loads(run("show", "-n", ns, "fleet", "--json").stdout)
+    assert show["share"]["stage"] == "none" and show["share"]["amount"] == 0
+    assert show["share"]["cap"] == 5
+    r = run("share", "-n", ns, "fleet", "3", "--for", "1h", "--fallback", "1")
+    assert r.returncode == 0, r.stderr
+    assert "limit=3" in r.stdout
+    assert [run("acquire", "-n", ns, "fleet", "--timeout", "0").returncode
+            for _ in range(4)] == [0, 0, 0, 1]
+    show = json.loads(run("show", "-n", ns, "fleet", "--json").stdout)
+    share = show["share"]
+    assert share["stage"] == "share" and share["amount"] == 3 and share["epoch"] == 0
+    assert 0 < share["ends_in_ns"] <= 3600 * 10**9
+    text = run("show", "-n", ns, "fleet").stdout
+    assert re.search(r"share:\s+3 \(share, ends in ", text), text
+    # Above the cap: cut to it. An epoch older than the one in force: refused.
+    assert run("share", "-n", ns, "fleet", "50", "--epoch", "4").returncode == 0
+    assert json.loads(run("show", "-n", ns, "fleet", "--json").stdout)["share"]["amount"] == 5
+    r = run("share", "-n", ns, "fleet", "2", "--epoch", "3")
+    assert r.returncode == 2 and "older than the one in force" in r.stderr
+    # Not a global limiter; a bad amount; a bad duration: usage errors.
+    r = run("share", "-n", ns, "local", "2")
+    assert r.returncode == 2 and "not a global limiter" in r.stderr
+    assert run("share", "-n", ns, "fleet", "-1").returncode == 2
+    assert run("share", "-n", ns, "fleet", "2", "--for", "soon").returncode == 2
+    assert json.loads(run("show", "-n", ns, "fleet", "--json").stdout)["share"]["amount"] == 5
+
+
+def test_share_lapses_to_its_fallback_with_nobody_around(ns, budget):
+    apply_ok(ns, budget(FLEET))
+    assert run("share", "-n", ns, "fleet", "3", "--for", "300ms", "--fallback", "1",
+               "--fallback-for", "1h").returncode == 0
+    wait_for(lambda: json.loads(run("show", "-n", ns, "fleet", "--json").stdout)
+             ["share"]["stage"] == "fallback")
+    # The first decision past the end applies the fallback: 1 (none used yet).
+    assert [run("acquire", "-n", ns, "fleet", "--timeout", "0").returncode
+            for _ in range(2)] == [0, 1]

@@ -176,6 +176,19 @@ std::vector<std::string> RenderTop(const Snapshot& snap, const RateTracker& rate
   if (overflow)
     lines.push_back(Fit("... " + std::to_string(snap.rows.size() - shown) + " more", width));
   if (snap.rows.empty()) lines.push_back(Fit("(no limiters)", width));
+  // Global limiters: their share, as room allows.
+  for (size_t i = 0; i < shown && static_cast<int>(lines.size()) < height - 1; ++i) {
+    const LimiterRow& r = snap.rows[i];
+    if (!r.global || !r.corrupt.empty()) continue;
+    const ShareRow& sh = r.share;
+    std::string t = "share " + EscapeForDisplay(r.name) + ": " + std::to_string(sh.amount) + " (" +
+                    admin::ShareStageName(sh.stage);
+    if (sh.ends_ns != INT64_MAX && sh.ends_ns > snap.taken_ns) {
+      t += ", ends in " + FormatDurationShort(sh.ends_ns - snap.taken_ns);
+    }
+    t += ", epoch " + std::to_string(sh.epoch) + ")";
+    lines.push_back(Fit(t, width));
+  }
   while (static_cast<int>(lines.size()) < height - 1) lines.push_back(std::string(width, ' '));
   lines.push_back(Fit("q: quit", width));
   return lines;
