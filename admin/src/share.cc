@@ -36,6 +36,22 @@ Status Bad(std::string_view name, const std::string& why) {
   return Status(Code::kInvalidArgument, "share for '" + std::string(name) + "': " + why);
 }
 
+// Global limiter `name`: its slot and share as of now.
+struct Found {
+  uint32_t index = 0;
+  admin_access::ShareView view;
+};
+StatusOr<Found> FindGlobal(const Segment& seg, std::string_view name) {
+  StatusOr<uint32_t> index = IndexOf(seg, name);
+  if (!index.ok()) return index.status();
+  StatusOr<admin_access::ShareView> v = admin_access::ReadShare(seg, *index, MonotonicNowNs());
+  if (!v.ok()) return v.status();
+  if (!v->declared.global) {
+    return Bad(name, "'" + std::string(name) + "' is not a global limiter (global = true)");
+  }
+  return Found{*index, *v};
+}
+
 }  // namespace
 
 const char* ShareStageName(ShareStage s) {
@@ -54,13 +70,9 @@ const char* ShareStageName(ShareStage s) {
 
 Status PublishShare(const Segment& seg, std::string_view name, const Share& share) {
   if (seg.read_only()) return Status(Code::kPermission, "segment is mapped read-only");
-  StatusOr<uint32_t> index = IndexOf(seg, name);
-  if (!index.ok()) return index.status();
-  StatusOr<admin_access::ShareView> v = admin_access::ReadShare(seg, *index, MonotonicNowNs());
-  if (!v.ok()) return v.status();
-  if (!v->declared.global) {
-    return Bad(name, "'" + std::string(name) + "' is not a global limiter (global = true)");
-  }
+  StatusOr<Found> found = FindGlobal(seg, name);
+  if (!found.ok()) return found.status();
+  const admin_access::ShareView* v = &found->view;
   const Algorithm a = v->declared.algorithm;
   for (uint64_t amount : {share.amount, share.fallback_amount}) {
     if (amount > MaxAmount(a)) {
@@ -101,17 +113,13 @@ Status PublishShare(const Segment& seg, std::string_view name, const Share& shar
   in.fallback_burst = share.fallback_burst;
   in.fallback_until_ns = share.fallback_amount > 0 ? share.fallback_until_ns : 0;
   in.epoch = share.epoch;
-  return admin_access::PublishShare(seg, *index, in, MonotonicNowNs());
+  return admin_access::PublishShare(seg, found->index, in, MonotonicNowNs());
 }
 
 StatusOr<FleetFigures> ReadFleet(const Segment& seg, std::string_view name) {
-  StatusOr<uint32_t> index = IndexOf(seg, name);
-  if (!index.ok()) return index.status();
-  StatusOr<admin_access::ShareView> v = admin_access::ReadShare(seg, *index, MonotonicNowNs());
-  if (!v.ok()) return v.status();
-  if (!v->declared.global) {
-    return Bad(name, "'" + std::string(name) + "' is not a global limiter (global = true)");
-  }
+  StatusOr<Found> found = FindGlobal(seg, name);
+  if (!found.ok()) return found.status();
+  const admin_access::ShareView* v = &found->view;
   FleetFigures f;
   f.stage = static_cast<ShareStage>(v->stage);
   f.spec = v->in_force;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "checker.h"
+#include "params.h"  // WithAmount
 #include "sluice/admin/share.h"
 #include "sluice/limiter.h"
 #include "sluice/segment.h"
@@ -44,23 +45,7 @@ struct Case {
   std::vector<LimiterSpec> share_specs = {};
 };
 
-// spec's shape with another amount (gcra: rate and burst).
-LimiterSpec WithAmount(LimiterSpec s, uint64_t amount, uint64_t burst) {
-  switch (s.algorithm) {
-    case Algorithm::kGcra:
-      s.rate = amount;
-      s.burst = amount == 0 ? 0 : burst;
-      break;
-    case Algorithm::kWindow:
-    case Algorithm::kSliding:
-      s.limit = amount;
-      break;
-    case Algorithm::kLease:
-      s.holders = amount;
-      break;
-  }
-  return s;
-}
+// The amount a share of `s` carries (WithAmount, params.h, builds one).
 uint64_t AmountOf(const LimiterSpec& s) {
   return s.algorithm == Algorithm::kGcra ? s.rate : s.Capacity();
 }
