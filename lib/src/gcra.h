@@ -62,8 +62,10 @@ struct ParamsGuard {
 
 // Inline: this is the hot path. *stale: the parameters changed under us;
 // nothing was granted, decide again with the new ones.
-inline Decision TryAcquire(std::atomic<int64_t>& tat, const Params& p, uint32_t n, int64_t now,
-                           const ParamsGuard& guard = {}, bool* stale = nullptr) {
+__attribute__((always_inline)) inline Decision TryAcquire(std::atomic<int64_t>& tat,
+                                                          const Params& p, uint32_t n, int64_t now,
+                                                          const ParamsGuard& guard = {},
+                                                          bool* stale = nullptr) {
   if (n > p.burst) return {false, now, -1};
   const int64_t inc = static_cast<int64_t>(n) * p.cost1;
   // acquire (load, and a failed CAS's reload): see ParamsGuard. The TAT

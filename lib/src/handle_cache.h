@@ -42,10 +42,11 @@ struct WarmParams {
 // Trivially copyable values copied word by word as relaxed atomics (a
 // seqlock reader may copy while a writer rewrites them, then discards it).
 template <typename T>
-void LoadWords(const T& src, T* dst) {
+__attribute__((always_inline)) inline void LoadWords(const T& src, T* dst) {
   static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % 8 == 0 && alignof(T) >= 8);
   const auto* s = reinterpret_cast<const uint64_t*>(&src);
   auto* d = reinterpret_cast<uint64_t*>(dst);
+#pragma GCC unroll 32
   for (size_t i = 0; i < sizeof(T) / 8; ++i) d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
 }
 template <typename T>

@@ -167,6 +167,37 @@ __attribute__((always_inline)) inline void CountIn(HandleCache& c, bool granted,
   }
 }
 
+// sliding and lease decisions on the cached ring or table (kept out of
+// DecideAndCount so that gcra and window stay inlined there). A grant
+// checks that its parameters are still the published ones (sliding.h
+// invariant 7, lease_table.h invariant 7); anything else (*stale) decides
+// again in Decide.
+__attribute__((noinline)) Decision DecideWarm(const HandleCache& c, const HotParams& h,
+                                              uint32_t permits, int64_t now, bool* stale) {
+  Decision d;
+  auto decide = [&](const auto& warm, auto algorithm) {
+    std::remove_cv_t<std::remove_reference_t<decltype(warm)>> w;
+    if (!c.ReadWarm(warm, &w) || w.off != h.off || permits > w.max_permits ||
+        c.slot->params_off.load(std::memory_order_acquire) != h.off) {
+      *stale = true;
+      return;
+    }
+    d = algorithm(w.part);
+    // A global limiter's amount may grow: "more than it has now" is busy.
+    if (!*stale && d.retry_after_ns < 0 && w.global) {
+      d = Decision(false, now, 10 * kNanosPerMilli, Denial::kBusy);
+    }
+  };
+  if (h.algorithm == static_cast<uint32_t>(Algorithm::kSliding)) {
+    decide(c.warm_ring,
+           [&](const sliding::Ring& r) { return sliding::TryAcquire(r, permits, now, stale); });
+  } else {
+    decide(c.warm_table,
+           [&](const lease::Table& t) { return lease::TryAcquireN(t, permits, now, stale); });
+  }
+  return d;
+}
+
 }  // namespace
 
 void Limiter::Count(bool granted, uint32_t permits, int64_t now) const {
@@ -199,29 +230,7 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
     d = window::TryAcquire(slot_->state, h.window, permits, now,
                            gcra::ParamsGuard{&slot_->params_off, h.off}, &stale, &slot_->token);
   } else {
-    // sliding and lease: the ring or table as cached; a grant checks that
-    // its parameters are still the published ones (sliding.h invariant 7,
-    // lease_table.h invariant 7), anything else decides again in Decide.
-    auto decide = [&](const auto& warm, auto algorithm) {
-      std::remove_cv_t<std::remove_reference_t<decltype(warm)>> w;
-      if (!c.ReadWarm(warm, &w) || w.off != h.off || permits > w.max_permits ||
-          slot_->params_off.load(std::memory_order_acquire) != h.off) {
-        stale = true;
-        return;
-      }
-      d = algorithm(w.part);
-      // A global limiter's amount may grow: "more than it has now" is busy.
-      if (!stale && d.retry_after_ns < 0 && w.global) {
-        d = Decision(false, now, 10 * kNanosPerMilli, Denial::kBusy);
-      }
-    };
-    if (h.algorithm == static_cast<uint32_t>(Algorithm::kSliding)) {
-      decide(c.warm_ring,
-             [&](const sliding::Ring& r) { return sliding::TryAcquire(r, permits, now, &stale); });
-    } else {
-      decide(c.warm_table,
-             [&](const lease::Table& t) { return lease::TryAcquireN(t, permits, now, &stale); });
-    }
+    d = DecideWarm(c, h, permits, now, &stale);
   }
   if (__builtin_expect(stale, 0)) d = Decide(permits, now);
   CountIn(c, d.granted, permits, now);

@@ -69,9 +69,11 @@ int64_t UntilNextWindow(const Params& p, int64_t now);
 using gcra::ParamsGuard;
 
 // Inline: this is the hot path. guard/stale: as gcra::TryAcquire.
-inline Decision TryAcquire(std::atomic<int64_t>& state, const Params& p, uint32_t n, int64_t now,
-                           const ParamsGuard& guard = {}, bool* stale = nullptr,
-                           std::atomic<uint64_t>* epoch = nullptr) {
+__attribute__((always_inline)) inline Decision TryAcquire(std::atomic<int64_t>& state,
+                                                          const Params& p, uint32_t n, int64_t now,
+                                                          const ParamsGuard& guard = {},
+                                                          bool* stale = nullptr,
+                                                          std::atomic<uint64_t>* epoch = nullptr) {
   if (n > p.limit) return {false, now, -1};
   const uint64_t full_idx = IndexAt(p, now);
   const uint64_t idx = full_idx & kIndexMask;
