@@ -373,14 +373,23 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
       h.learn_fallback_cap = fallback;
     }
 
-    // Demand, smoothed: up quickly, down slowly (shares must not flap).
+    // Demand, smoothed: up quickly, down slowly, and with a dead band: a
+    // share that moves costs utilisation both ways (shrink first, grow
+    // second), so a steady demand must not move it. A rise of up to one
+    // granule (or 3%) is the noise of counting paced asks and is ignored; a
+    // fall is followed to within half a granule, so that a host is not left
+    // holding what it does not use.
     double raw = ri.demand * UnitSeconds(rc);
     if (!h.has_want) {
       h.want = raw;
       h.has_want = true;
     } else {
-      const double a = raw > h.want ? 0.7 : 0.5;
-      h.want += a * (raw - h.want);
+      const double granule = static_cast<double>(rc.Granule());
+      if (raw > h.want + std::max(granule, 0.03 * h.want)) {
+        h.want += 0.7 * (raw - h.want);
+      } else if (raw < h.want - 0.5 * granule) {
+        h.want += 0.5 * (raw - h.want);
+      }
     }
     if (pool.dirty || now_ns >= pool.next_divide) Divide(r, now_ns);
 
