@@ -162,7 +162,8 @@ uint64_t Allotter::Commit(const std::vector<Claim>& past, uint64_t current, int6
 uint64_t Allotter::CommittedShares(size_t index, int64_t now_ns) const {
   uint64_t s = 0;
   for (const Held* h : pools_[index]->helds) {
-    s += Commit(h->past_share, h->share, h->share_until, now_ns);
+    s += std::max(Commit(h->past_share, h->share, h->share_until, now_ns),
+                  Commit(h->past_fallback, h->fallback, h->fallback_until, now_ns));
   }
   return s;
 }
@@ -188,8 +189,8 @@ void Allotter::Divide(size_t r, int64_t now_ns) {
   for (Held* h : pool.helds) {
     Compact(&h->past_share, h->share, h->share_until, now_ns);
     Compact(&h->past_fallback, h->fallback, h->fallback_until, now_ns);
-    h->c_share = Commit(h->past_share, h->share, h->share_until, now_ns);
     h->c_fallback = Commit(h->past_fallback, h->fallback, h->fallback_until, now_ns);
+    h->c_share = std::max(Commit(h->past_share, h->share, h->share_until, now_ns), h->c_fallback);
     const bool live = now_ns - h->seen_ns < rc.lease_ns;
     if (!live && h->c_share == 0 && h->c_fallback == 0) {
       Log("host " + h->host->id + " silent on " + rc.name + ": its share and fallback lapsed");
@@ -218,8 +219,7 @@ void Allotter::Divide(size_t r, int64_t now_ns) {
   }
   pool.helds.swap(keep);
   const uint64_t granule = rc.Granule();
-  const std::vector<uint64_t> t =
-      fleet::Divide(rc.division, rc.Amount() - rc.reserved, granule, claimants);
+  const std::vector<uint64_t> t = fleet::Divide(rc.division, rc.Amount(), granule, claimants);
   double weights = 0;
   for (const Claimant& c : claimants) weights += c.weight;
   for (size_t i = 0; i < members.size(); ++i) {
@@ -373,21 +373,32 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
       h.learn_fallback_cap = fallback;
     }
 
-    // Demand, smoothed: up quickly, down slowly (shares must not flap).
+    // Demand, smoothed: up quickly, down slowly, and with a dead band: a
+    // share that moves costs utilisation both ways (shrink first, grow
+    // second), so a steady demand must not move it. A rise of up to one
+    // granule (or 3%) is the noise of counting paced asks and is ignored; a
+    // fall is followed to within half a granule, so that a host is not left
+    // holding what it does not use.
     double raw = ri.demand * UnitSeconds(rc);
     if (!h.has_want) {
       h.want = raw;
       h.has_want = true;
     } else {
-      const double a = raw > h.want ? 0.7 : 0.5;
-      h.want += a * (raw - h.want);
+      const double granule = static_cast<double>(rc.Granule());
+      if (raw > h.want + std::max(granule, 0.03 * h.want)) {
+        h.want += 0.7 * (raw - h.want);
+      } else if (raw < h.want - 0.5 * granule) {
+        h.want += 0.5 * (raw - h.want);
+      }
     }
     if (pool.dirty || now_ns >= pool.next_divide) Divide(r, now_ns);
 
     // Shrink first, grow second: grow only into what the others' claims
     // leave (their counted commitments only overstate them).
     const uint64_t granule = rc.Granule();
-    const uint64_t capacity = rc.Amount() - rc.reserved;
+    // A host's fallback never exceeds its share and counts inside it (the
+    // host is in one stage at a time): the whole limit is divided.
+    const uint64_t capacity = rc.Amount();
     const uint64_t others = pool.sum_share - h.c_share;
     uint64_t g = std::min(h.target, capacity > others ? capacity - others : 0);
     if (h.cap > 0) g = std::min(g, h.cap);
@@ -403,7 +414,7 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
       }
     }
     g = g / granule * granule;
-    f = f / granule * granule;
+    f = std::min(f, g) / granule * granule;
 
     // The previous grant stays claimed until it lapses (or drains).
     if (g < h.share) AddClaim(&h.past_share, h.share, h.share_until, now_ns);
@@ -416,8 +427,9 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
     h.reply_seq = in.sequence;
     Compact(&h.past_share, h.share, h.share_until, now_ns);
     Compact(&h.past_fallback, h.fallback, h.fallback_until, now_ns);
-    const uint64_t c_share = Commit(h.past_share, h.share, h.share_until, now_ns);
     const uint64_t c_fallback = Commit(h.past_fallback, h.fallback, h.fallback_until, now_ns);
+    const uint64_t c_share =
+        std::max(Commit(h.past_share, h.share, h.share_until, now_ns), c_fallback);
     pool.sum_share = pool.sum_share - h.c_share + c_share;
     pool.sum_fallback = pool.sum_fallback - h.c_fallback + c_fallback;
     h.c_share = c_share;

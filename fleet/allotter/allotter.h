@@ -15,12 +15,15 @@
 //    that same bound, or earlier once the host reported, with the latest
 //    reply applied, from when it can no longer be using more than the amount
 //    in force (drained).
-// 2. A host's commitment is the largest of its live share claims (share
-//    pool) and of its fallback claims (fallback pool). Σ share commitments
-//    <= limit - reserved and Σ fallback commitments <= reserved, at every
-//    time: a grant may only grow into what others' commitments leave (shrink
-//    first, grow second). Commitments only fall as time passes, so the pool
-//    sums kept between exact recounts are upper bounds (safe).
+// 2. A host's commitment is the largest of all its live claims, share and
+//    fallback (a host is in one stage at a time, and its fallback never
+//    exceeds its share); its fallback commitment the largest of its fallback
+//    claims. Σ commitments <= limit and Σ fallback commitments <= reserved,
+//    at every time: a grant may only grow into what others' commitments
+//    leave (shrink first, grow second). Commitments only fall as time
+//    passes, so the pool sums kept between exact recounts are upper bounds
+//    (safe). A silent host's share is reused once it lapsed and drained,
+//    its fallback (inside it) once that lapsed and drained too.
 // 3. Nothing is durable. For one learning period after the start (lease +
 //    margin + tail, plus fallback_for when reserved > 0, by which time every
 //    grant of an earlier run has lapsed and drained) a host is granted no
@@ -126,8 +129,9 @@ class Allotter {
   const AllotterConfig& config() const { return config_; }
   bool Learning(int64_t now_ns) const;
 
-  // Exact Σ of the share commitments and of the fallback commitments of
-  // resource `index` at `now_ns` (invariant 2; tests and status lines).
+  // Exact Σ of the commitments (share and fallback claims) and of the
+  // fallback commitments of resource `index` at `now_ns` (invariant 2;
+  // tests and status lines).
   uint64_t CommittedShares(size_t index, int64_t now_ns) const;
   uint64_t CommittedFallbacks(size_t index, int64_t now_ns) const;
   size_t Hosts() const;

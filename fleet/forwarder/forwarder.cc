@@ -25,6 +25,12 @@ int64_t Until(int64_t t, int64_t now) {
   return std::clamp<int64_t>(t - now, -kMaxDurationNs, kMaxDurationNs);
 }
 
+// Demand is measured over about one second of the host's asked counter: a
+// paced 20 per second then reads 20 +- 1, not the 10-30 of a 100 ms figure,
+// so that the allotter's smoothing has little noise to smooth.
+constexpr int64_t kDemandSpanNs = 1'000'000'000;
+constexpr int64_t kDemandMinSpanNs = 200'000'000;
+
 }  // namespace
 
 Forwarder::Forwarder(HostLimiters* host, ForwarderOptions options, Logger log)
@@ -54,7 +60,7 @@ RefreshIn Forwarder::Next() {
     ResourceIn r;
     r.name = name;
     r.algorithm = f->algorithm;
-    r.demand = f->demand;
+    r.demand = Demand(name, *f, now);
     r.in_force = f->in_force;
     r.share_amount = f->share.amount;
     r.lease_left_ns = Until(f->share.expires_ns, now);
@@ -73,6 +79,18 @@ RefreshIn Forwarder::Next() {
   current_ = in;
   sent_ns_ = now;
   return in;
+}
+
+double Forwarder::Demand(const std::string& name, const LimiterFigures& f, int64_t now) {
+  if (!f.has_asked) return f.demand;
+  std::deque<Sample>& q = asked_[name];
+  if (!q.empty() && (f.asked < q.back().asked || now <= q.back().at_ns)) q.clear();  // reset
+  q.push_back({now, f.asked});
+  // Keep the newest sample at least kDemandSpanNs old, and nothing older.
+  while (q.size() > 2 && now - q[1].at_ns >= kDemandSpanNs) q.pop_front();
+  const Sample& old = q.front();
+  if (now - old.at_ns < kDemandMinSpanNs) return f.demand;
+  return static_cast<double>(f.asked - old.asked) * 1e9 / static_cast<double>(now - old.at_ns);
 }
 
 int64_t Forwarder::Apply(const RefreshOut& reply) {

@@ -12,6 +12,7 @@
 #define SLUICE_FLEET_FORWARDER_FORWARDER_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <string>
@@ -50,6 +51,9 @@ class Forwarder {
 
  private:
   void Log(const std::string& line);
+  // Permits asked per second over the last kDemandSpanNs of `asked` samples
+  // (at least kDemandMinSpanNs of them), else the host's own figure.
+  double Demand(const std::string& name, const LimiterFigures& f, int64_t now);
 
   HostLimiters* host_;
   ForwarderOptions options_;
@@ -65,6 +69,11 @@ class Forwarder {
   };
   std::map<std::string, Applied> applied_;
   std::map<std::string, std::string> last_error_;  // logged once per change
+  struct Sample {
+    int64_t at_ns;
+    uint64_t asked;
+  };
+  std::map<std::string, std::deque<Sample>> asked_;  // per limiter, oldest first
 };
 
 }  // namespace sluice::fleet

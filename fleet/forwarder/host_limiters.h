@@ -20,7 +20,12 @@ namespace sluice::fleet {
 // Times are this host's CLOCK_MONOTONIC nanoseconds.
 struct LimiterFigures {
   Algorithm algorithm = Algorithm::kSliding;
-  double demand = 0;      // permits asked per second (denied ones included)
+  double demand = 0;  // permits asked per second (denied ones included)
+  // The host's counter of permits asked (denied ones included), when it has
+  // one: the forwarder measures demand from it over its own, longer span
+  // (the library's `demand` covers the last ~100 ms: a handful of asks).
+  bool has_asked = false;
+  uint64_t asked = 0;
   uint64_t in_force = 0;  // the amount in force now
   uint64_t cap = 0;       // the budget file's amount (0: none)
   admin::Share share;     // as last published

@@ -142,6 +142,10 @@ int Main(int argc, char** argv) {
     grpc::ClientContext ctx;
     const int64_t deadline_ns = std::min<int64_t>(interval, kNanosPerSecond);
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::nanoseconds(deadline_ns));
+    // Wait (within the deadline) for a connection rather than failing at
+    // once while the channel backs off: an allotter that (re)starts is
+    // reached as soon as it listens, not a backoff step later.
+    ctx.set_wait_for_ready(true);
     const grpc::Status s = stub->Refresh(&ctx, req, &reply);
     if (s.ok()) {
       if (!connected) LogLine("connected to the allotter");

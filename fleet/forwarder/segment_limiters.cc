@@ -23,6 +23,8 @@ class SegmentHostLimiters : public HostLimiters {
     LimiterFigures out;
     out.algorithm = f->spec.algorithm;
     out.demand = f->demand;
+    out.has_asked = true;
+    out.asked = f->asked;
     out.in_force = AmountOf(f->spec);
     out.cap = f->cap;
     out.share = f->share;

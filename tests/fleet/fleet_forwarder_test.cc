@@ -118,7 +118,7 @@ TEST(Forwarder, ReportsPublishesAndCountsLeasesFromTheFirstSend) {
   EXPECT_EQ(in.resources[0].applied_sequence, in.sequence - 1);
   EXPECT_EQ(in.resources[0].share_epoch, 77u);
   EXPECT_GT(in.resources[0].lease_left_ns, 0);
-  EXPECT_EQ(amount, 90u);
+  EXPECT_EQ(amount, 100u);  // the whole limit: the fallback counts inside the share
   EXPECT_EQ(host.lims["api"].share.fallback_amount, 10u);
   EXPECT_EQ(host.lims["api"].share.fallback_until_ns,
             host.lims["api"].share.expires_ns + Shrink(2 * kS));
