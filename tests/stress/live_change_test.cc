@@ -435,14 +435,16 @@ CheckResult CheckGcraSchedule(const std::vector<Grant>& g, const Schedule& sched
 // earliest of them was granted.
 CheckResult CheckLeaseSchedule(std::vector<Grant> g, const Schedule& sched, int64_t from,
                                uint64_t holders_from) {
-  for (Grant& x : g) x.t = x.seen;
-  std::sort(g.begin(), g.end(), [](const Grant& a, const Grant& b) { return a.t < b.t; });
+  // Held over [seen, end) in real time; the parameters it was granted under
+  // are those in force at its decision time t (a lease granted just before a
+  // shrink stays held after it: carried, never revoked).
+  std::sort(g.begin(), g.end(), [](const Grant& a, const Grant& b) { return a.seen < b.seen; });
   CheckResult r;
   std::vector<const Grant*> held;
   for (const Grant& x : g) {
-    if (x.end <= x.t) continue;
+    if (x.end <= x.seen) continue;
     held.erase(
-        std::remove_if(held.begin(), held.end(), [&](const Grant* h) { return h->end <= x.t; }),
+        std::remove_if(held.begin(), held.end(), [&](const Grant* h) { return h->end <= x.seen; }),
         held.end());
     held.push_back(&x);
     uint64_t n = 0;
@@ -452,10 +454,11 @@ CheckResult CheckLeaseSchedule(std::vector<Grant> g, const Schedule& sched, int6
       earliest = std::min(earliest, h->t);
     }
     const uint64_t bound =
-        earliest >= from ? holders_from
-                         : sched.Max(earliest, x.t, [](const LimiterSpec& s) { return s.holders; });
+        earliest >= from
+            ? holders_from
+            : sched.Max(earliest, x.seen, [](const LimiterSpec& s) { return s.holders; });
     if (n > bound) {
-      r.Violation(std::to_string(n) + " held at " + std::to_string(x.t) + " > " +
+      r.Violation(std::to_string(n) + " held at " + std::to_string(x.seen) + " > " +
                   std::to_string(bound) + " (" + Describe(x) + ")");
     }
   }
