@@ -133,6 +133,20 @@ Status WaitForChange(SlotLayout* slot_, const ActiveParams& p, int64_t deadline,
   return Status::OK();
 }
 
+// The lease table as cached by the handle, when it is the published one
+// (the common case: no full parameter copy for a lease operation).
+bool CachedTable(const HandleCache& c, const SlotLayout* slot, int64_t now, lease::Table* out) {
+  HotParams h;
+  WarmParams<lease::Table> w;
+  if (!c.ReadHot(&h) || !c.ReadWarm(c.warm_table, &w) || w.off != h.off ||
+      h.algorithm != static_cast<uint32_t>(Algorithm::kLease) || !h.writable ||
+      now >= h.hot_until_ns || slot->params_off.load(std::memory_order_acquire) != h.off) {
+    return false;
+  }
+  *out = w.part;
+  return true;
+}
+
 }  // namespace
 
 Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel,
@@ -358,11 +372,21 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
 StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
-  if (Params().spec.algorithm != Algorithm::kLease) {
+  lease::Table cached;
+  const bool fast = CachedTable(*cache_, slot_, now_ns, &cached);
+  if (!fast && Params().spec.algorithm != Algorithm::kLease) {
     return Status(Code::kInvalidArgument, "limiter '" + name() + "' is not a lease limiter");
   }
   lease::Grant g;
   uint64_t holders = 0;
+  if (fast) {
+    g = lease::TryAcquire(cached, now_ns, /*real_time=*/false);
+    if (!g.sealed) {
+      Count(g.ok, 1, now_ns);
+      if (g.ok) return g.lease;
+      return Status(Code::kTimeout, "all " + std::to_string(cached.len) + " leases are held");
+    }
+  }
   if (!RetryOnSealed([&](const ActiveParams& p) {
         if (Lapse(p, now_ns)) return false;  // decide under the next stage
         g = lease::TryAcquire(p.table, now_ns, /*real_time=*/false);
@@ -379,8 +403,15 @@ StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
 Status Limiter::ReleaseLease(const Lease& lease) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
-  const ActiveParams p = Params();
-  if (p.spec.algorithm != Algorithm::kLease || !lease::Release(p.table, lease, platform::NowNs())) {
+  const int64_t now = platform::NowNs();
+  lease::Table t;
+  bool is_lease = CachedTable(*cache_, slot_, now, &t);
+  if (!is_lease) {
+    const ActiveParams p = Params();
+    is_lease = p.spec.algorithm == Algorithm::kLease;
+    t = p.table;
+  }
+  if (!is_lease || !lease::Release(t, lease, now)) {
     return Status(Code::kNotHeld, "lease " + std::to_string(lease.token) +
                                       " is not held (released, expired or reclaimed)");
   }
@@ -394,8 +425,14 @@ Status Limiter::RenewLease(Lease* lease) { return RenewLeaseAt(lease, platform::
 Status Limiter::RenewLeaseAt(Lease* lease, int64_t now_ns) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
-  const ActiveParams p = Params();
-  if (p.spec.algorithm != Algorithm::kLease || !lease::Renew(p.table, lease, now_ns)) {
+  lease::Table t;
+  bool is_lease = CachedTable(*cache_, slot_, now_ns, &t);
+  if (!is_lease) {
+    const ActiveParams p = Params();
+    is_lease = p.spec.algorithm == Algorithm::kLease;
+    t = p.table;
+  }
+  if (!is_lease || !lease::Renew(t, lease, now_ns)) {
     return Status(Code::kNotHeld, "lease " + std::to_string(lease->token) +
                                       " is not held (released, expired or reclaimed)");
   }

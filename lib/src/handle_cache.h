@@ -22,6 +22,7 @@ constexpr int kSealedRetries = 3;
 // nothing else).
 struct HotParams {
   uint64_t off = 0;  // 0: nothing cached yet (no published word is 0)
+  // ActiveParams::hot_until_ns; INT64_MIN for a read-only handle.
   int64_t hot_until_ns = INT64_MIN;
   gcra::Params gcra;
   window::Params window;

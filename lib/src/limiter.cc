@@ -53,7 +53,8 @@ void HandleCache::Store(const ActiveParams& p) {
   std::atomic_thread_fence(std::memory_order_release);
   HotParams h;
   h.off = p.off;
-  h.hot_until_ns = p.hot_until_ns;
+  // A read-only handle never decides: the hot path sends it to Decide.
+  h.hot_until_ns = p.writable ? p.hot_until_ns : INT64_MIN;
   h.gcra = p.gcra;
   h.window = p.window;
   h.algorithm = static_cast<uint32_t>(p.spec.algorithm);
@@ -221,7 +222,7 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
   // closed limiter, a share that ended by `now`) goes through Decide.
   Decision d;
   bool stale = false;
-  if (__builtin_expect(!c.ReadHot(&h) || now >= h.hot_until_ns || !h.writable, 0)) {
+  if (__builtin_expect(!c.ReadHot(&h) || now >= h.hot_until_ns, 0)) {
     stale = true;
   } else if (h.algorithm == static_cast<uint32_t>(Algorithm::kGcra)) {
     d = gcra::TryAcquire(slot_->state, h.gcra, permits, now,
