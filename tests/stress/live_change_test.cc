@@ -274,12 +274,18 @@ class Schedule {
       const int64_t next_before = k + 1 < n ? ctl.changes[k + 1].before.load() : INT64_MAX;
       const int64_t e = ch.expires.load();
       if (!shares || e == 0 || ch.after.load() == 0 || e >= next_before) continue;
+      // A stage cannot begin before the share is published (a publish may
+      // take longer than the share's life): each is done by the later of
+      // its time and the publish's `after`, so `until` keeps growing.
+      const int64_t after = ch.after.load();
       const uint64_t fb = ch.fallback.load();
       entries_.push_back(
-          {e, e, INT64_MAX,
+          {e, std::max(e, after), INT64_MAX,
            WithAmount(spec, fb, fb == 0 ? 0 : std::max<uint64_t>(1, spec.burst / 3))});
       const int64_t e2 = ch.fallback_until.load();
-      if (e2 < next_before) entries_.push_back({e2, e2, INT64_MAX, WithAmount(spec, 0, 0)});
+      if (e2 < next_before) {
+        entries_.push_back({e2, std::max(e2, after), INT64_MAX, WithAmount(spec, 0, 0)});
+      }
     }
     int64_t next_after = INT64_MAX;
     for (size_t k = entries_.size(); k-- > 0;) {
@@ -289,6 +295,18 @@ class Schedule {
   }
   size_t size() const { return entries_.size(); }
   int64_t last_after() const { return entries_.back().after; }
+  // The entries near [a, b], for a violation's message.
+  void Describe(int64_t a, int64_t b, std::string* out) const {
+    const size_t first = First(a);
+    for (size_t k = first > 2 ? first - 2 : 0; k < entries_.size() && k < first + 4; ++k) {
+      const Entry& e = entries_[k];
+      *out += "\n  [" + std::to_string(k) + "] before " + std::to_string(e.before - a) + " after " +
+              (e.after == 0 ? std::string("-") : std::to_string(e.after - a)) + " until " +
+              (e.until == INT64_MAX ? std::string("-") : std::to_string(e.until - a)) + " " +
+              e.spec.Describe();
+    }
+    (void)b;
+  }
 
   // The first change possibly still in force at time a (`until` grows
   // with k, as changes are made one after another).
@@ -421,8 +439,12 @@ CheckResult CheckGcraSchedule(const std::vector<Grant>& g, const Schedule& sched
       }
       // + 1e-6: the permit cost is rounded up, so the library is stricter.
       if (double(permits) > bound + 1e-6) {
+        std::string changes;
+        sched.Describe(g[i].t, g[j].t, &changes);
         r.Violation(std::to_string(permits) + " permits in [" + std::to_string(g[i].t) + ", " +
-                    std::to_string(g[j].t) + "] > " + std::to_string(bound));
+                    std::to_string(g[j].t) + "] > " + std::to_string(bound) + " (" +
+                    Describe(g[j]) + ", seen +" + std::to_string(g[j].seen - g[j].t) +
+                    "); changes around:" + changes);
         break;
       }
     }
