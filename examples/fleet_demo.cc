@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "local_daemons.h"
 #include "sluice/admin/share.h"
 #include "sluice/segment.h"
 
@@ -59,32 +60,6 @@ double Demand(int h, int64_t at, int64_t run) {
   return kDemand[phase][h];
 }
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "w");
-    if (f) dup2(fileno(f), 2);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 [[noreturn]] void Worker(const std::string& ns, int h, int64_t start, int64_t run, Shared* log) {
   sluice::StatusOr<sluice::Limiter> lim = sluice::Status(sluice::Code::kNotFound, "");
   while (Now() < start + 10 * kS && !lim.ok()) {
@@ -115,7 +90,7 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/sluice-fleet-demo-XXXXXX";
   if (!mkdtemp(tmpl)) return 1;
   const std::string dir = tmpl;
-  const int port = FreePort();
+  const int port = sluice::fleet::FreeLoopbackPort();
   std::ofstream(dir + "/allotter.toml")
       << "listen = \"127.0.0.1:" << port << "\"\n[resources.partner-api]\n"
       << "algorithm = \"sliding\"\nlimit = " << kLimit << "\nwindow = \"1s\"\n"
@@ -136,13 +111,13 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(kLimit), port, dir.c_str());
   const int64_t start = Now();
   std::vector<pid_t> daemons;
-  daemons.push_back(
-      Spawn({bin + "/sluice-allotter", "--config", dir + "/allotter.toml"}, dir + "/allotter.log"));
+  daemons.push_back(sluice::fleet::SpawnLogged(
+      {bin + "/sluice-allotter", "--config", dir + "/allotter.toml"}, dir + "/allotter.log"));
   for (int h = 0; h < kHosts; ++h) {
-    daemons.push_back(
-        Spawn({bin + "/sluice-forwarder", "--budget", dir + "/budget" + std::to_string(h) + ".toml",
-               "--host-id", "host" + std::to_string(h)},
-              dir + "/forwarder" + std::to_string(h) + ".log"));
+    daemons.push_back(sluice::fleet::SpawnLogged(
+        {bin + "/sluice-forwarder", "--budget", dir + "/budget" + std::to_string(h) + ".toml",
+         "--host-id", "host" + std::to_string(h)},
+        dir + "/forwarder" + std::to_string(h) + ".log"));
   }
   std::vector<pid_t> workers;
   for (int h = 0; h < kHosts; ++h) {

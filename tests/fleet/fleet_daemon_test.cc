@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "local_daemons.h"
 #include "sluice_fleet.grpc.pb.h"
 
 namespace sluice::fleet {
@@ -90,17 +91,6 @@ class FleetDaemon : public ::testing::Test {
     std::ofstream(dir_ + "/" + name) << text;
     return dir_ + "/" + name;
   }
-  static int FreePort() {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    close(fd);
-    return ntohs(a.sin_port);
-  }
   std::string dir_;
 };
 
@@ -136,7 +126,7 @@ v1::RefreshRequest Request(const std::string& host, uint64_t instance, uint64_t 
 }
 
 TEST_F(FleetDaemon, AnswersRefusesAndStops) {
-  const int port = FreePort();
+  const int port = fleet::FreeLoopbackPort();
   const std::string token = Write("token", "s3cret\n");
   const std::string cfg = Write(
       "a.toml", "listen = \"127.0.0.1:" + std::to_string(port) + "\"\ntoken_file = \"" + token +

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "local_daemons.h"
 #include "sluice/segment.h"
 #include "support/test_namespace.h"
 
@@ -59,33 +60,6 @@ double Demand(int h, int64_t at) {
   if (at < 10 * kS) return kPhaseA[h];
   if (at < 16 * kS) return kPhaseB[h];
   return kPhaseC[h];
-}
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    FILE* f = std::fopen(log.c_str(), "a");
-    if (f) dup2(fileno(f), 2);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
 }
 
 // A worker: attaches (waiting for the forwarder to apply the budget), then
@@ -138,7 +112,7 @@ TEST(FleetEndToEnd, NeverOverTheLimitThroughShiftsCrashesAndFreezes) {
   char tmpl[] = "/tmp/sluice-fleet-e2e-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   const std::string dir = tmpl;
-  const int port = FreePort();
+  const int port = fleet::FreeLoopbackPort();
   {
     std::ofstream a(dir + "/allotter.toml");
     a << "listen = \"127.0.0.1:" << port << "\"\n"
@@ -155,11 +129,11 @@ TEST(FleetEndToEnd, NeverOverTheLimitThroughShiftsCrashesAndFreezes) {
       << "[allotter]\naddress = \"127.0.0.1:" << port << "\"\n";
   }
   auto allotter = [&] {
-    return Spawn({bin + "/sluice-allotter", "--config", dir + "/allotter.toml"},
-                 dir + "/allotter.log");
+    return fleet::SpawnLogged({bin + "/sluice-allotter", "--config", dir + "/allotter.toml"},
+                              dir + "/allotter.log");
   };
   auto forwarder = [&](int h) {
-    return Spawn(
+    return fleet::SpawnLogged(
         {bin + "/sluice-forwarder", "--budget", dir + "/budget" + std::to_string(h) + ".toml",
          "--host-id", "host" + std::to_string(h)},
         dir + "/forwarder" + std::to_string(h) + ".log");
