@@ -68,23 +68,6 @@ Status ParseMode(const toml::node& n, std::string_view source, uint32_t* out) {
   return Status::OK();
 }
 
-// "host:port" with a non-empty host and a port in 1..65535.
-bool ValidAddress(std::string_view a) {
-  const size_t colon = a.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == a.size()) return false;
-  const std::string_view port = a.substr(colon + 1);
-  if (port.size() > 5) return false;
-  uint32_t p = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-    p = p * 10 + static_cast<uint32_t>(c - '0');
-  }
-  for (char c : a.substr(0, colon)) {
-    if (c == ' ' || c == '\t' || c == '/') return false;
-  }
-  return p >= 1 && p <= 65535;
-}
-
 Status ParseAllotter(const toml::node& n, std::string_view source, AllotterConfig* out) {
   const toml::table* t = n.as_table();
   if (!t) return Invalid(source, n.source(), "allotter must be a table ([allotter])");
@@ -97,7 +80,7 @@ Status ParseAllotter(const toml::node& n, std::string_view source, AllotterConfi
                      std::string(key.str()) + " must not contain NUL or other control characters");
     }
     if (key.str() == "address") {
-      if (!value.is_string() || !ValidAddress(value.value_or<std::string_view>(""))) {
+      if (!value.is_string() || !ValidHostPort(value.value_or<std::string_view>(""))) {
         return Invalid(source, value.source(),
                        "address must be a string \"host:port\" (port 1..65535)");
       }
@@ -225,6 +208,22 @@ StatusOr<Budget> LoadBudgetFile(const std::string& path) {
     return ErrnoStatus(path + ": cannot read", errno);
   }
   return ReadBudget(in, path);
+}
+
+bool ValidHostPort(std::string_view a, bool allow_port_zero) {
+  const size_t colon = a.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == a.size()) return false;
+  const std::string_view port = a.substr(colon + 1);
+  if (port.size() > 5) return false;
+  uint32_t p = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    p = p * 10 + static_cast<uint32_t>(c - '0');
+  }
+  for (char c : a.substr(0, colon)) {
+    if (c == ' ' || c == '\t' || c == '/') return false;
+  }
+  return (p >= 1 || allow_port_zero) && p <= 65535;
 }
 
 }  // namespace sluice

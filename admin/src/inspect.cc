@@ -47,11 +47,9 @@ Snapshot Inspector::TakeAt(int64_t now) const {
       r.global = true;
       r.spec = v->in_force;
       r.share.stage = static_cast<admin::ShareStage>(v->stage);
-      r.share.amount =
-          v->in_force.algorithm == Algorithm::kGcra ? v->in_force.rate : v->in_force.Capacity();
+      r.share.amount = admin::AmountOf(v->in_force);
       r.share.burst = v->in_force.algorithm == Algorithm::kGcra ? v->in_force.burst : 0;
-      r.share.cap =
-          v->declared.algorithm == Algorithm::kGcra ? v->declared.rate : v->declared.Capacity();
+      r.share.cap = admin::AmountOf(v->declared);
       r.share.ends_ns = v->stage_end_ns;
       r.share.epoch = v->epoch;
       r.share.drained_ns = v->drained_ns;

@@ -54,6 +54,10 @@ StatusOr<Found> FindGlobal(const Segment& seg, std::string_view name) {
 
 }  // namespace
 
+uint64_t AmountOf(const LimiterSpec& spec) {
+  return spec.algorithm == Algorithm::kGcra ? spec.rate : spec.Capacity();
+}
+
 const char* ShareStageName(ShareStage s) {
   switch (s) {
     case ShareStage::kNone:
@@ -123,7 +127,7 @@ StatusOr<FleetFigures> ReadFleet(const Segment& seg, std::string_view name) {
   FleetFigures f;
   f.stage = static_cast<ShareStage>(v->stage);
   f.spec = v->in_force;
-  f.cap = v->declared.algorithm == Algorithm::kGcra ? v->declared.rate : v->declared.Capacity();
+  f.cap = AmountOf(v->declared);
   f.share.amount = v->share_amount;
   f.share.burst = v->share_burst;
   f.share.expires_ns = v->share_expires_ns;

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <utility>
 
+#include "sluice/admin/budget_file.h"
+#include "sluice/admin/share.h"
 #include "sluice/duration.h"
 #include "spec_toml.h"
 
@@ -28,19 +30,6 @@ std::vector<std::pair<std::string, toml::node*>> InFileOrder(toml::table& t) {
   std::stable_sort(v.begin(), v.end(),
                    [&](const auto& a, const auto& b) { return pos(a.second) < pos(b.second); });
   return v;
-}
-
-bool ValidListen(std::string_view a) {
-  const size_t colon = a.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == a.size()) return false;
-  const std::string_view port = a.substr(colon + 1);
-  if (port.size() > 5) return false;
-  uint32_t p = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-    p = p * 10 + static_cast<uint32_t>(c - '0');
-  }
-  return p <= 65535;  // 0: any free port (tests)
 }
 
 Status Duration(std::string_view source, const toml::node& n, const char* key, int64_t* out) {
@@ -156,18 +145,7 @@ const char* DivisionName(Division d) {
   return "?";
 }
 
-uint64_t ResourceConfig::Amount() const {
-  switch (spec.algorithm) {
-    case Algorithm::kGcra:
-      return spec.rate;
-    case Algorithm::kWindow:
-    case Algorithm::kSliding:
-      return spec.limit;
-    case Algorithm::kLease:
-      return spec.holders;
-  }
-  return 0;
-}
+uint64_t ResourceConfig::Amount() const { return admin::AmountOf(spec); }
 
 int64_t ResourceConfig::TailNs() const {
   switch (spec.algorithm) {
@@ -207,7 +185,7 @@ StatusOr<AllotterConfig> ParseAllotterConfig(std::string_view text, std::string_
   for (auto& [key, v] : InFileOrder(*root)) {
     toml::node& value = *v;
     if (key == "listen") {
-      if (!value.is_string() || !ValidListen(value.value_or<std::string_view>(""))) {
+      if (!value.is_string() || !ValidHostPort(value.value_or<std::string_view>(""), true)) {
         return Invalid(source, value.source(), "listen must be a string \"host:port\"");
       }
       cfg.listen = value.value_or<std::string>("");

@@ -4,19 +4,6 @@
 
 namespace sluice::fleet {
 
-uint64_t AmountOf(const LimiterSpec& spec) {
-  switch (spec.algorithm) {
-    case Algorithm::kGcra:
-      return spec.rate;
-    case Algorithm::kWindow:
-    case Algorithm::kSliding:
-      return spec.limit;
-    case Algorithm::kLease:
-      return spec.holders;
-  }
-  return 0;
-}
-
 namespace {
 
 // t - now, kept clear of overflow (kForever stays "very long").

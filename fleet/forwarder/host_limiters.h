@@ -32,8 +32,7 @@ struct LimiterFigures {
   int64_t drained_ns = 0;
 };
 
-// The amount of a spec: gcra rate, window/sliding limit, lease holders.
-uint64_t AmountOf(const LimiterSpec& spec);
+using admin::AmountOf;  // the amount of a spec: gcra rate, limit, holders
 
 class HostLimiters {
  public:

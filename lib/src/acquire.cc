@@ -140,7 +140,8 @@ bool CachedTable(const HandleCache& c, const SlotLayout* slot, int64_t now, leas
   WarmParams<lease::Table> w;
   if (!c.ReadHot(&h) || !c.ReadWarm(c.warm_table, &w) || w.off != h.off ||
       h.algorithm != static_cast<uint32_t>(Algorithm::kLease) || !h.writable ||
-      now >= h.hot_until_ns || slot->params_off.load(std::memory_order_acquire) != h.off) {
+      now >= h.hot_until_ns || now < h.published_ns ||
+      slot->params_off.load(std::memory_order_acquire) != h.off) {
     return false;
   }
   *out = w.part;
@@ -219,6 +220,7 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
   uint64_t stale_off = 0;  // gcra: the record a reservation last found stale
   for (;;) {
     const ActiveParams p = Params();
+    now = std::max(now, p.published_ns);  // dated no earlier (limiter.cc Decide)
     if (Lapse(p, now)) {
       // Its share ended: decide under the next stage. Not applied yet (a
       // change in progress elsewhere): wait a little rather than spin.
@@ -345,7 +347,8 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
         *retry = kNanosPerMilli;  // if an updater's change is stuck
         RetryOnSealed([&](const ActiveParams& p) {
           if (p.spec.algorithm != Algorithm::kLease) return true;
-          if (Lapse(p, now)) return false;  // decide under the next stage
+          now = std::max(now, p.published_ns);  // dated no earlier (limiter.cc Decide)
+          if (Lapse(p, now)) return false;      // decide under the next stage
           if (p.closed || (p.table.len == 0 && p.declared.global)) {
             *retry = 10 * kNanosPerMilli;  // no holders until a share comes
             return true;
@@ -388,7 +391,8 @@ StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
     }
   }
   if (!RetryOnSealed([&](const ActiveParams& p) {
-        if (Lapse(p, now_ns)) return false;  // decide under the next stage
+        now_ns = std::max(now_ns, p.published_ns);  // dated no earlier (limiter.cc Decide)
+        if (Lapse(p, now_ns)) return false;         // decide under the next stage
         g = lease::TryAcquire(p.table, now_ns, /*real_time=*/false);
         holders = p.spec.holders;
         return !g.sealed;

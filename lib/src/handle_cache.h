@@ -24,6 +24,7 @@ struct HotParams {
   uint64_t off = 0;  // 0: nothing cached yet (no published word is 0)
   // ActiveParams::hot_until_ns; INT64_MIN for a read-only handle.
   int64_t hot_until_ns = INT64_MIN;
+  int64_t published_ns = 0;  // decisions are dated no earlier
   gcra::Params gcra;
   window::Params window;
   uint32_t algorithm = 0;

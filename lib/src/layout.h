@@ -148,10 +148,12 @@ struct alignas(kCacheLine) ParamsRecord {
   uint64_t fallback_burst;
   int64_t fallback_until_ns;
   uint64_t epoch;
-  int64_t drained_ns;   // from then on no more than the amounts in force
-  uint64_t amount_gen;  // bumped by each change of amounts, shape or state
-                        // (not by one that only renews a share)
-  uint64_t reserved2[6];
+  int64_t drained_ns;    // from then on no more than the amounts in force
+  uint64_t amount_gen;   // bumped by each change of amounts, shape or state
+                         // (not by one that only renews a share)
+  int64_t published_ns;  // the change's time: decisions under this record are
+                         // dated no earlier (a clock read before it is stale)
+  uint64_t reserved2[5];
 };
 constexpr uint32_t kParamsMagic = 0x4D524150;  // "PARM"
 constexpr uint32_t kFlagReclaim = 1;

@@ -55,6 +55,7 @@ void HandleCache::Store(const ActiveParams& p) {
   h.off = p.off;
   // A read-only handle never decides: the hot path sends it to Decide.
   h.hot_until_ns = p.writable ? p.hot_until_ns : INT64_MIN;
+  h.published_ns = p.published_ns;
   h.gcra = p.gcra;
   h.window = p.window;
   h.algorithm = static_cast<uint32_t>(p.spec.algorithm);
@@ -224,6 +225,10 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
   bool stale = false;
   if (__builtin_expect(!c.ReadHot(&h) || now >= h.hot_until_ns, 0)) {
     stale = true;
+  } else if (__builtin_expect(now < h.published_ns, 0)) {
+    // A clock read before these parameters were published: decide in
+    // Decide, dated at their publish (params.h, published_ns).
+    stale = true;
   } else if (h.algorithm == static_cast<uint32_t>(Algorithm::kGcra)) {
     d = gcra::TryAcquire(slot_->state, h.gcra, permits, now,
                          gcra::ParamsGuard{&slot_->params_off, h.off}, &stale);
@@ -255,6 +260,11 @@ Decision Limiter::Decide(uint32_t permits, int64_t now) const {
       d = Decision(false, now, -1, Denial::kReadOnly);  // a read-only mapping never decides
       return true;
     }
+    // A decision is dated no earlier than the publish of the parameters it
+    // is made under: a clock read before a change is stale for it (a grant
+    // dated before a grow, or before a share arrived, would count against
+    // a bound that did not allow it).
+    now = std::max(now, p.published_ns);
     if (Lapse(p, now)) {
       // Decide under the next stage, at a time no earlier than its change
       // (a ring it rewrote is free only from then on).

@@ -227,6 +227,7 @@ StatusOr<uint64_t> WriteRecord(const Mapping& m, SlotLayout* slot, const RecordD
   r.epoch = sh.epoch;
   r.drained_ns = sh.drained_ns;
   r.amount_gen = d.amount_gen;
+  r.published_ns = d.published_ns;
   auto* dst = m.ArenaAt<ParamsRecord>(next_off, 1);
   // Seqlock writer: nothing of the rewrite may become visible before what
   // came earlier (the publish of the other bank a reader may have seen).
@@ -276,6 +277,10 @@ StatusOr<ActiveParams> FromRecord(const Mapping& m, SlotLayout* slot, const Para
   sh.epoch = rec.epoch;
   sh.drained_ns = rec.drained_ns;
   p.amount_gen = rec.amount_gen;
+  if (!TimeOk(rec.published_ns)) {
+    return Corrupt(*slot, "parameter record has an impossible publish time");
+  }
+  p.published_ns = rec.published_ns;
   if (Status st = CheckShare(*slot, sh, s.algorithm); !st.ok()) return st;
   p.declared = s.global ? WithAmount(s, sh.cap_amount, sh.cap_burst) : s;
   if (!s.global) sh = ShareState{};

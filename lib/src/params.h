@@ -95,7 +95,8 @@ struct ActiveParams {
   lease::Table table;
   Carry carry;
   ShareState share;
-  uint64_t amount_gen = 0;  // ParamsRecord::amount_gen
+  uint64_t amount_gen = 0;   // ParamsRecord::amount_gen
+  int64_t published_ns = 0;  // ParamsRecord::published_ns
 
   // Permits that can never be granted at once: > this (global: the cap,
   // or the algorithm's maximum).
@@ -118,6 +119,7 @@ struct RecordDraft {
   Carry carry;
   ShareState share;
   uint64_t amount_gen = 0;
+  int64_t published_ns = 0;
 };
 // Writes `d` into the slot's unpublished bank; returns the params_off word
 // that publishes it (the caller stores it with release, after whatever must

@@ -197,6 +197,7 @@ Status InitSlot(Mapping& m, SlotLayout* slot, std::string_view name, const Targe
   if (!records.ok()) return fail(records.status());
   slot->records_off = *records;
   RecordDraft d = DraftFor(t, e);
+  d.published_ns = platform::NowNs();
   const uint64_t len = e.closed ? 0 : RingLen(e.spec);
   // A global limiter's ring is sized for its cap at once (shares move
   // within it, in place).
@@ -468,6 +469,7 @@ Status Change(Mapping& m, SlotLayout* slot, const ActiveParams& cur, const Targe
   d.ring_cap = cur.ring_cap;
   d.carry = cur.carry;
   d.amount_gen = cur.amount_gen;
+  d.published_ns = now;
   const bool window_state_unknown = took_over && spec.algorithm == Algorithm::kWindow;
   const bool same =
       spec == cur.basis && e.closed == cur.closed && !Sealed(cur) && !window_state_unknown;

@@ -90,7 +90,10 @@ TEST(Guarantee, RealLimitersPassTheChecker) {
         LimiterSpec::Window(4, 50 * kMs), LimiterSpec::Lease(3, 30 * kMs, false)}) {
     Limiter l = *seg.Define(std::string("l-") + AlgorithmName(s.algorithm), s);
     std::vector<int64_t> grants;
-    for (int64_t t = kNanosPerSecond; t < kNanosPerSecond + 2000 * kMs; t += 997 * 1000) {
+    // From now on: a decision is dated no earlier than its limiter's
+    // definition (a clock from before it is stale).
+    const int64_t t0 = MonotonicNowNs();
+    for (int64_t t = t0; t < t0 + 2000 * kMs; t += 997 * 1000) {
       Decision d = l.TryAcquireAt(1, t);
       if (d.granted) grants.push_back(t);
     }

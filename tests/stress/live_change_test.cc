@@ -45,10 +45,7 @@ struct Case {
   std::vector<LimiterSpec> share_specs = {};
 };
 
-// The amount a share of `s` carries (WithAmount, params.h, builds one).
-uint64_t AmountOf(const LimiterSpec& s) {
-  return s.algorithm == Algorithm::kGcra ? s.rate : s.Capacity();
-}
+using admin::AmountOf;
 
 // Specs chosen so that each old bug shows as a violation of the largest
 // bound: sliding and lease shrink-then-grow (grants dropped on a shrink
@@ -236,12 +233,14 @@ int WorkerMain(int i, const std::string& ns, const Case& c, Control* ctl, GrantL
     if (what == 7) {
       // Blocking: a reservation slept out (gcra, sliding) or a wait.
       int64_t at = 0;
+      const int64_t asked_at = MonotonicNowNs();
       Status s = lim->Acquire(n, 3 * kMs, {}, &at);
       if (!s.ok()) {
         if (s.code() != Code::kTimeout) return 5;
         continue;
       }
       g.t = at;
+      if (!lease) g.end = asked_at;  // diagnostics: when the blocking call began
       ctl->blocking_grants.fetch_add(1);
     } else {
       const Decision d = lim->TryAcquire(n);
@@ -444,6 +443,8 @@ CheckResult CheckGcraSchedule(const std::vector<Grant>& g, const Schedule& sched
         r.Violation(std::to_string(permits) + " permits in [" + std::to_string(g[i].t) + ", " +
                     std::to_string(g[j].t) + "] > " + std::to_string(bound) + " (" +
                     Describe(g[j]) + ", seen +" + std::to_string(g[j].seen - g[j].t) +
+                    (g[j].end != 0 ? ", blocking, asked at " + std::to_string(g[j].end - g[j].t)
+                                   : std::string(", try")) +
                     "); changes around:" + changes);
         break;
       }

@@ -102,13 +102,14 @@ void SpecApi() {
 // limiter.h, through limiters of segment `seg`.
 void LimiterApi(sluice::Segment& seg) {
   CHECK(!sluice::Limiter().valid());
-  const int64_t t0 = sluice::MonotonicNowNs();
-  CHECK(t0 > 0);
 
-  // gcra: 1 per second, burst 1; injected time.
+  // gcra: 1 per second, burst 1; injected time (from after the definition:
+  // a decision is dated no earlier than the parameters it is made under).
   auto g = seg.Define("gcra", sluice::LimiterSpec::Gcra(1, sluice::kNanosPerSecond, 1));
   CHECK(g.ok());
   if (!g.ok()) return;
+  const int64_t t0 = sluice::MonotonicNowNs();
+  CHECK(t0 > 0);
   CHECK(g->valid() && g->name() == "gcra");
   CHECK(g->spec() == sluice::LimiterSpec::Gcra(1, sluice::kNanosPerSecond, 1));
   sluice::Decision d = g->TryAcquireAt(1, t0);

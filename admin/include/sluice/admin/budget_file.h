@@ -74,6 +74,10 @@ StatusOr<Budget> LoadBudgetFile(const std::string& path);
 // The same for an open stream (e.g. standard input), named `source` in errors.
 StatusOr<Budget> ReadBudget(std::istream& in, const std::string& source);
 
+// "host:port" with a non-empty host (no spaces or '/') and a port in
+// 1..65535 (0 too with allow_port_zero: any free port, for tests).
+bool ValidHostPort(std::string_view address, bool allow_port_zero = false);
+
 }  // namespace sluice
 
 #endif  // SLUICE_ADMIN_BUDGET_FILE_H_

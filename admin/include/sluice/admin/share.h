@@ -34,6 +34,10 @@ struct Share {
   uint64_t epoch = 0;             // the allotter's epoch; never moves back
 };
 
+// The amount a share of `spec`'s limiter carries: gcra rate, window/sliding
+// limit, lease holders.
+uint64_t AmountOf(const LimiterSpec& spec);
+
 // Which amount is in force.
 enum class ShareStage {
   kNone,      // no share has arrived: amount 0
