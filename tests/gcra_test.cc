@@ -175,5 +175,14 @@ TEST(GcraTest, UsedReportsSpentBurst) {
   EXPECT_DOUBLE_EQ(Used(tat.load(), p, kSec + 100000000), 2);
 }
 
+// Found by segment_fuzz: a TAT far ahead of an injected time (a damaged
+// state word, or a time far in the past) overflowed tat - now (UB).
+TEST(GcraTest, UsedOfATatFarAheadIsTheBurstWithoutOverflow) {
+  const Params p = MakeParams(10, kSec, 3);
+  EXPECT_DOUBLE_EQ(Used(INT64_MAX - 1, p, INT64_MIN / 4), 3);
+  EXPECT_DOUBLE_EQ(Used(INT64_MAX, p, INT64_MIN), 3);
+  EXPECT_EQ(Used(INT64_MIN, p, INT64_MAX), 0);
+}
+
 }  // namespace
 }  // namespace sluice::gcra

@@ -74,7 +74,10 @@ bool Refund(std::atomic<int64_t>& tat, const Reservation& r) {
 
 double Used(int64_t tat, const Params& p, int64_t now) {
   if (tat <= now) return 0;
-  return std::min<double>(static_cast<double>(p.burst), static_cast<double>(tat - now) / p.cost1);
+  // tat > now: exact in uint64_t even when tat - now overflows int64_t (a
+  // damaged TAT, or an injected time far in the past).
+  const uint64_t ahead = static_cast<uint64_t>(tat) - static_cast<uint64_t>(now);
+  return std::min<double>(static_cast<double>(p.burst), static_cast<double>(ahead) / p.cost1);
 }
 
 }  // namespace sluice::gcra

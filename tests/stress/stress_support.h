@@ -32,6 +32,18 @@ constexpr bool kTsan = false;
 #else
 constexpr bool kTsan = false;
 #endif
+// AddressSanitizer (SLUICE_ASAN): guarantees are checked, timing floors not.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAsan = true;
+#else
+constexpr bool kAsan = false;
+#endif
+#else
+constexpr bool kAsan = false;
+#endif
 
 // Anonymous MAP_SHARED memory (zero-filled), mapped in the constructor and
 // so visible to every process forked afterwards. Aborts if mmap fails.
