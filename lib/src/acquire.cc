@@ -250,6 +250,18 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
         gcra::Reservation r = gcra::Reserve(slot_->state, p.gcra, permits, now, max_wait(p),
                                             gcra::ParamsGuard{&slot_->params_off, p.off});
         if (r.stale) {
+          if (slot_->state.load(std::memory_order_acquire) == gcra::kSealedState) {
+            // A change under way (or left half done by a dead updater, which
+            // Repair finishes): look again shortly.
+            slots::Repair(*m_, index_);
+            if (deadline >= 0 && now >= deadline) {
+              Count(false, permits, now);
+              return TimeoutStatus();
+            }
+            if (!platform::SleepUntil(now + kNanosPerMilli / 10, cancel)) return CancelledStatus();
+            now = platform::NowNs();
+            continue;
+          }
           // The parameters changed: reserve under the new ones. Stale again
           // under the same record means the published one fails validation
           // (Params() keeps the last good one): say so instead of spinning.

@@ -24,7 +24,7 @@ Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n, int6
   const int64_t inc = static_cast<int64_t>(n) * p.cost1;
   int64_t cur = tat.load(std::memory_order_acquire);  // acquire: see ParamsGuard
   for (;;) {
-    if (guard.Stale()) {
+    if (guard.Stale() || cur == kSealedState) {
       r.stale = true;
       return r;
     }

@@ -12,8 +12,11 @@
 //  4. Time going backwards (a stale `now`) only makes max(TAT, now) larger
 //     relative to now: it can deny more, never grant more.
 //  5. A grant's CAS lands while the parameters it used are published
-//     (ParamsGuard, ConvertState): a process stalled mid-decision across a
-//     parameter change cannot grant under the old parameters after it.
+//     (ParamsGuard): a change seals the word (kSealedState) before it
+//     publishes new parameters and writes the converted TAT after, so a
+//     process stalled mid-decision across the change cannot grant under the
+//     old parameters after it, even if the updater dies in between (the seal
+//     stays, decisions deny, and the next caller repairs it).
 //     (Residual: a rate increase lowers TAT; a decision stalled between
 //     its ParamsGuard check and its CAS could still land if later grants
 //     brought TAT back to the exact nanosecond it read.)
@@ -47,6 +50,9 @@ struct Params {
 Params MakeParams(uint64_t rate, int64_t period_ns, uint64_t burst);
 // TAT of a limiter nobody used yet: everything is free.
 constexpr int64_t kInitialTat = INT64_MIN / 4;
+// The state word while a parameter change is under way (layout.h kSealed):
+// no decision takes it; one that meets it decides again after a reload.
+constexpr int64_t kSealedState = INT64_MAX;
 
 // The parameters a decision was made with must still be the published ones
 // when its CAS lands: the caller passes the slot's params_off word and the
@@ -75,8 +81,8 @@ __attribute__((always_inline)) inline Decision TryAcquire(std::atomic<int64_t>& 
   // x86-64 every CAS is a full barrier anyway).
   int64_t cur = tat.load(std::memory_order_acquire);
   for (;;) {
-    if (guard.Stale()) {
-      *stale = true;
+    if (guard.Stale() || cur == kSealedState) {
+      if (stale) *stale = true;
       return {false, now, 0};
     }
     const int64_t next = (cur > now ? cur : now) + inc;

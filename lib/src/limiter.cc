@@ -337,6 +337,11 @@ LimiterLevel Limiter::LevelAt(int64_t now) const {
   LimiterLevel l;
   l.capacity = double(p->spec.Capacity());
   if (p->closed) return l;
+  if ((p->spec.algorithm == Algorithm::kGcra || p->spec.algorithm == Algorithm::kWindow) &&
+      slot_->state.load(std::memory_order_relaxed) == gcra::kSealedState) {
+    l.used = l.capacity;  // a change under way: nothing is granted meanwhile
+    return l;
+  }
   switch (p->spec.algorithm) {
     case Algorithm::kGcra: {
       const int64_t tat = slot_->state.load(std::memory_order_relaxed);

@@ -70,6 +70,14 @@ uint64_t TakeBaton(SlotLayout* slot, uint32_t index, SlotState want_from, SlotSt
   }
 }
 
+// True when a change sealed the gcra/window state word (a dead updater left
+// it so).
+static_assert(gcra::kSealedState == kSealed);
+bool StateSealed(const SlotLayout* slot, const ActiveParams& p) {
+  return (p.spec.algorithm == Algorithm::kGcra || p.spec.algorithm == Algorithm::kWindow) &&
+         slot->state.load(std::memory_order_relaxed) == kSealed;
+}
+
 // True when a resize sealed the current ring/table (a dead updater left it).
 bool Sealed(const ActiveParams& p) {
   if (p.spec.algorithm == Algorithm::kSliding && p.ring.len > 0) {
@@ -471,8 +479,8 @@ Status Change(Mapping& m, SlotLayout* slot, const ActiveParams& cur, const Targe
   d.amount_gen = cur.amount_gen;
   d.published_ns = now;
   const bool window_state_unknown = took_over && spec.algorithm == Algorithm::kWindow;
-  const bool same =
-      spec == cur.basis && e.closed == cur.closed && !Sealed(cur) && !window_state_unknown;
+  const bool same = spec == cur.basis && e.closed == cur.closed && !Sealed(cur) &&
+                    !StateSealed(slot, cur) && !window_state_unknown;
   if (same) {
     // Only the definition's caps or the share's bookkeeping change: a new
     // record over the same ring and state. Decisions under the old record
@@ -525,64 +533,60 @@ Status Change(Mapping& m, SlotLayout* slot, const ActiveParams& cur, const Targe
   }
   const LimiterSpec next_amounts = e.closed ? WithAmount(spec, 0, 0) : spec;
   d.share.drained_ns = DrainedAfter(cur, next_amounts, d.carry, now);
-  // gcra keeps its debt in permits (gcra.h invariant 6). The rescaling is
-  // ordered so that an updater killed between any two steps leaves a state
-  // that can only deny more: a debt that grows in nanoseconds (a slower
-  // rate) is rescaled before the new parameters are published, one that
-  // shrinks only after.
+  // gcra and window: the state word is sealed (exchanged with kSealed)
+  // before the new parameters are published and given its new value after
+  // (gcra.h invariant 5, window.h): a decision that read the old parameters
+  // finds a value its CAS cannot match, and one that meets the seal reloads
+  // (and repairs, if this updater dies in between). gcra keeps its debt in
+  // permits (gcra.h invariant 6); a window state is bumped, or marked full
+  // for a new window length.
   const bool is_gcra = spec.algorithm == Algorithm::kGcra;
+  const bool is_window = spec.algorithm == Algorithm::kWindow;
   const gcra::Params new_gcra =
       is_gcra ? gcra::MakeParams(spec.rate, spec.period_ns, spec.burst) : gcra::Params{};
-  const bool gcra_slower = is_gcra && new_gcra.cost1 > cur.gcra.cost1;
-  // window: a state written under one window length reads as "more than
-  // a window ahead" (denied) under a shorter one, and as an empty new
-  // window under a longer one; so a shorter window marks the rest of the
-  // old window full before it is published, a longer one its window after.
   const window::Params new_window{spec.limit, spec.window_ns};
-  const bool is_window = spec.algorithm == Algorithm::kWindow;
-  const bool window_shorter = is_window && spec.window_ns < cur.window.window_ns;
-  if (gcra_slower) gcra::ConvertState(slot->state, cur.gcra, new_gcra, platform::NowNs());
-  if (window_shorter) {
-    // Full until the old window ends: the old limit may already be used up
-    // in it, and each new, shorter window inside it would add its own.
+  std::atomic<int64_t> next_state{0};  // the state word's value after the change
+  if (is_gcra || is_window) {
+    const int64_t was = slot->state.exchange(kSealed, std::memory_order_acq_rel);
+    const bool unknown = was == kSealed;  // a dead updater sealed it: its value is lost
     const int64_t at = platform::NowNs();
-    const int64_t w_old = cur.window.window_ns;
-    const int64_t old_end = at <= 0 ? at : (at / w_old + 1) * w_old - 1;
-    window::MarkFull(slot->state, new_window, std::max(at, old_end));
+    if (is_gcra) {
+      // Unknown: as if the whole burst had just been taken (in cur's units).
+      next_state.store(unknown ? at + cur.gcra.tau : was, std::memory_order_relaxed);
+      gcra::ConvertState(next_state, cur.gcra, new_gcra, at);  // always moves the word
+    } else {
+      next_state.store(unknown ? 0 : was, std::memory_order_relaxed);
+      if (unknown || window_state_unknown) {
+        window::MarkFull(next_state, new_window, at);
+      } else {
+        const bool shorter = spec.window_ns < cur.window.window_ns;
+        if (shorter) {
+          // Full until the old window ends: the old limit may already be
+          // used up in it, and each new, shorter window inside it would add
+          // its own.
+          const int64_t w_old = cur.window.window_ns;
+          const int64_t old_end = at <= 0 ? at : (at / w_old + 1) * w_old - 1;
+          window::MarkFull(next_state, new_window, std::max(at, old_end));
+        }
+        window::BumpState(next_state, shorter ? new_window : cur.window, new_window, at);
+      }
+    }
   }
   const bool gcra_shrink =
       is_gcra && (next_amounts.rate < cur.spec.rate || next_amounts.burst < cur.spec.burst);
   if (gcra_shrink) {
     // A shrink: drained once the debt now held is paid at the new rate.
-    const int64_t tat = slot->state.load(std::memory_order_acquire);
-    const __int128 debt_ns = static_cast<__int128>(tat) - now;
-    if (debt_ns > 0) {
-      const __int128 scaled = gcra_slower ? debt_ns : debt_ns * new_gcra.cost1 / cur.gcra.cost1 + 1;
-      d.share.drained_ns =
-          std::max<int64_t>(d.share.drained_ns,
-                            static_cast<int64_t>(std::min<__int128>(now + scaled, INT64_MAX / 2)));
-    }
+    const int64_t tat = next_state.load(std::memory_order_relaxed);
+    if (tat > now) d.share.drained_ns = std::max(d.share.drained_ns, std::min(tat, INT64_MAX / 2));
   }
   StatusOr<uint64_t> word = WriteRecord(m, slot, d);
   if (!word.ok()) return word.status();
   slot->params_off.store(*word, std::memory_order_release);
-  // Then the ring's new words (sliding.h invariant 7) or the state word, so
-  // decisions still using the old parameters fail their CAS (gcra.h
-  // invariant 5).
+  // Then the ring's new words (sliding.h invariant 7) or the state word.
   FillSliding(m, plan);
-  if (is_gcra) {
-    if (gcra_slower) {
-      gcra::ConvertState(slot->state, new_gcra, new_gcra, platform::NowNs());  // +1 ns
-    } else {
-      gcra::ConvertState(slot->state, cur.gcra, new_gcra, platform::NowNs());
-    }
-  } else if (is_window) {
-    if (window_state_unknown) {
-      window::MarkFull(slot->state, new_window, platform::NowNs());
-    } else {
-      window::BumpState(slot->state, window_shorter ? new_window : cur.window, new_window,
-                        platform::NowNs());
-    }
+  if (is_gcra || is_window) {
+    // release: a decision that reads the new value also sees params_off.
+    slot->state.store(next_state.load(std::memory_order_relaxed), std::memory_order_release);
   }
   slot->defined_seq.fetch_add(1, std::memory_order_relaxed);
   // Lease waiters and closed limiters' sleepers re-read the parameters.
@@ -681,7 +685,10 @@ StatusOr<uint32_t> Define(Mapping& m, std::string_view name, const LimiterSpec& 
                                              std::memory_order_acq_rel);
         continue;  // re-read, then compare parameters
       }
-      if (cur->declared == spec && !Sealed(*cur) && !BatonHolderGone(st)) return i;
+      if (cur->declared == spec && !Sealed(*cur) && !StateSealed(slot, *cur) &&
+          !BatonHolderGone(st)) {
+        return i;
+      }
       Status u = WithBaton(m, slot, i, false, [&](const ActiveParams& now_cur, bool took_over) {
         // A global limiter keeps its share (the definition sets its caps);
         // one that stops being global forgets it.

@@ -79,8 +79,8 @@ __attribute__((always_inline)) inline Decision TryAcquire(std::atomic<int64_t>& 
   const uint64_t idx = full_idx & kIndexMask;
   int64_t cur = state.load(std::memory_order_acquire);  // acquire: see ParamsGuard
   for (;;) {
-    if (guard.Stale()) {
-      *stale = true;
+    if (guard.Stale() || cur == gcra::kSealedState) {  // a change under way
+      if (stale) *stale = true;
       return {false, now, 0};
     }
     const uint64_t stored = static_cast<uint64_t>(cur) >> kCountBits;

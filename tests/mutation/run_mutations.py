@@ -125,10 +125,10 @@ MUTATIONS = [
         "ResizeLease drops the gate of leases held in dropped entries"),
     Mutation(
         "live-gcra-no-convert", "lib/src/slot_table.cc",
-        "  if (gcra_slower) gcra::ConvertState(slot->state, cur.gcra, new_gcra, platform::NowNs());\n",
-        "  // MUTATION: a slower rate keeps the debt in nanoseconds (forgives permits)\n",
+        "      gcra::ConvertState(next_state, cur.gcra, new_gcra, at);  // always moves the word\n",
+        "      next_state.fetch_add(1);  // MUTATION: the debt stays in nanoseconds (forgives permits)\n",
         "live_change_test", L + "gcra",
-        "a gcra rate decrease skips ConvertState before publishing (debt forgiven)"),
+        "a gcra rate change skips ConvertState (the debt stays in nanoseconds: forgiven)"),
     Mutation(
         "share-never-lapses", "lib/src/limiter.cc",
         "  if (!p.declared.global || now < p.share.stage_end_ns || !p.writable) return false;\n",
