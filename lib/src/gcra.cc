@@ -28,8 +28,15 @@ Reservation Reserve(std::atomic<int64_t>& tat, const Params& p, uint32_t n, int6
       r.stale = true;
       return r;
     }
-    const int64_t next = std::max(cur, now) + inc;
-    const int64_t wait = std::max<int64_t>(0, next - p.tau - now);
+    int64_t next;
+    int64_t late;
+    // Overflow only from a damaged word or an absurd injected `now`: deny.
+    if (__builtin_add_overflow(std::max(cur, now), inc, &next) ||
+        __builtin_sub_overflow(next, p.tau, &late) || __builtin_sub_overflow(late, now, &late)) {
+      r.retry_after_ns = INT64_MAX / 2;
+      return r;
+    }
+    const int64_t wait = std::max<int64_t>(0, late);
     if (max_wait_ns >= 0 && wait > max_wait_ns) {
       r.retry_after_ns = wait;
       return r;

@@ -85,8 +85,15 @@ __attribute__((always_inline)) inline Decision TryAcquire(std::atomic<int64_t>& 
       if (stale) *stale = true;
       return {false, now, 0};
     }
-    const int64_t next = (cur > now ? cur : now) + inc;
-    const int64_t wait = next - p.tau - now;
+    int64_t next;
+    int64_t wait;
+    // Overflow only from a damaged word or an absurd injected `now`: deny.
+    if (__builtin_expect(__builtin_add_overflow(cur > now ? cur : now, inc, &next) ||
+                             __builtin_sub_overflow(next, p.tau, &wait) ||
+                             __builtin_sub_overflow(wait, now, &wait),
+                         0)) {
+      return {false, now, INT64_MAX / 2};
+    }
     if (wait > 0) return {false, now, wait};
     if (tat.compare_exchange_weak(cur, next, std::memory_order_acquire,
                                   std::memory_order_acquire)) {

@@ -71,7 +71,11 @@ int64_t Soonest(const Table& t, int64_t now) {
   int64_t soonest = INT64_MAX;
   for (uint64_t i = 0; i < t.len; ++i) {
     const int64_t e = t.entries[i].expiry.load(std::memory_order_relaxed);
-    if (e > now && e != kSealed) soonest = std::min(soonest, e - now);
+    // (128-bit: a damaged expiry or an injected `now` must not overflow.)
+    if (e > now && e != kSealed) {
+      soonest = static_cast<int64_t>(
+          std::min<__int128>(soonest, static_cast<__int128>(e) - static_cast<__int128>(now)));
+    }
   }
   return soonest == INT64_MAX ? 1 : soonest;
 }

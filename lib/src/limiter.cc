@@ -83,12 +83,16 @@ void HandleCache::Flush() {
   if (d) slot->denied.fetch_add(d, std::memory_order_relaxed);
   const uint64_t asked = slot->asked.fetch_add(g + d, std::memory_order_relaxed) + g + d;
   int64_t epoch = slot->demand_epoch_ns.load(std::memory_order_relaxed);
-  if (now - epoch >= kDemandIntervalNs &&
+  // The words are statistics any process may have damaged: the arithmetic
+  // saturates rather than overflows.
+  const __int128 elapsed = static_cast<__int128>(now) - epoch;
+  if (elapsed >= kDemandIntervalNs &&
       slot->demand_epoch_ns.compare_exchange_strong(epoch, now, std::memory_order_relaxed)) {
     const uint64_t before = slot->demand_asked.exchange(asked, std::memory_order_relaxed);
     if (epoch != 0) {
-      const double per_s = double(asked - before) * 1e9 / double(now - epoch);
-      slot->demand_milli.store(static_cast<uint64_t>(per_s * 1000), std::memory_order_relaxed);
+      const double milli = double(asked - before) * 1e12 / double(elapsed);
+      slot->demand_milli.store(milli < 1.8e19 ? static_cast<uint64_t>(milli) : UINT64_MAX,
+                               std::memory_order_relaxed);
     }
   }
 }
@@ -346,8 +350,10 @@ LimiterLevel Limiter::LevelAt(int64_t now) const {
     case Algorithm::kGcra: {
       const int64_t tat = slot_->state.load(std::memory_order_relaxed);
       l.used = gcra::Used(tat, p->gcra, now);
-      const int64_t wait = std::max(tat, now) + p->gcra.cost1 - p->gcra.tau - now;
-      l.next_free_ns = std::max<int64_t>(0, wait);
+      // (128-bit: the word may be damaged, `now` injected.)
+      const __int128 wait =
+          static_cast<__int128>(std::max(tat, now)) + p->gcra.cost1 - p->gcra.tau - now;
+      l.next_free_ns = static_cast<int64_t>(std::clamp<__int128>(wait, 0, INT64_MAX / 2));
       break;
     }
     case Algorithm::kWindow:

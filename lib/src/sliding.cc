@@ -16,6 +16,13 @@ int64_t FreesAt(int64_t v, int64_t window) {
   return v > INT64_MAX - window ? INT64_MAX : v + window;
 }
 
+// t - now, saturating (ring words come from shared memory; `now` may be
+// injected).
+int64_t Until(int64_t t, int64_t now) {
+  const __int128 d = static_cast<__int128>(t) - now;
+  return d > INT64_MAX / 2 ? INT64_MAX / 2 : d < -(INT64_MAX / 2) ? -(INT64_MAX / 2) : int64_t(d);
+}
+
 // Keeps the n smallest expiry times seen, to tell when n words will be free.
 class SmallestN {
  public:
@@ -96,7 +103,7 @@ Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
   }
   Refund(r, got, undo, now);
   // Nothing seen (a sealed ring): try again soon, after the reload.
-  int64_t wait = soonest.empty() ? kNanosPerMilli : soonest.Nth(n - got) - now;
+  int64_t wait = soonest.empty() ? kNanosPerMilli : Until(soonest.Nth(n - got), now);
   if (wait < 1) wait = 1;
   return {false, now, wait};
 }
@@ -166,7 +173,7 @@ uint64_t Used(const Ring& r, int64_t now, int64_t* next_free_ns) {
     const int64_t v = r.words[i].load(std::memory_order_relaxed);
     if (v == kSealed || !Expired(v, r.window_ns, now)) {
       ++used;
-      if (v != kSealed) soonest = std::min(soonest, FreesAt(v, r.window_ns) - now);
+      if (v != kSealed) soonest = std::min(soonest, Until(FreesAt(v, r.window_ns), now));
     }
   }
   if (next_free_ns) *next_free_ns = used < r.len ? 0 : soonest;
