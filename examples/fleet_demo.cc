@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
   std::vector<pid_t> workers;
   for (int h = 0; h < kHosts; ++h) {
     for (int w = 0; w < kWorkers; ++w) {
-      const pid_t p = fork();
+      const pid_t p = sluice::fleet::ForkTied();
       if (p == 0) Worker(ns[h], h, start, run, log);
       workers.push_back(p);
     }

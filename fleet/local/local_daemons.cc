@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,8 +25,20 @@ int FreeLoopbackPort() {
   return ok ? ntohs(a.sin_port) : 0;
 }
 
-pid_t SpawnLogged(const std::vector<std::string>& argv, const std::string& log) {
+pid_t ForkTied() {
+  const pid_t parent = getpid();
   const pid_t pid = fork();
+  if (pid == 0) {
+    // The child ends with the test or demo that started it, however that
+    // one ends (a crash, a SIGKILL, a closed pipe): never left running.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(127);  // the parent died before the prctl
+  }
+  return pid;
+}
+
+pid_t SpawnLogged(const std::vector<std::string>& argv, const std::string& log) {
+  const pid_t pid = ForkTied();
   if (pid == 0) {
     FILE* f = std::fopen(log.c_str(), "a");
     if (f) dup2(fileno(f), 2);

@@ -16,8 +16,12 @@ namespace sluice::fleet {
 int FreeLoopbackPort();
 
 // Forks and execs argv[0] with argv, its stderr appended to `log`. Returns
-// the child's pid (the child exits 127 if the exec fails).
+// the child's pid (the child exits 127 if the exec fails). The child gets
+// SIGTERM when the calling process dies (PR_SET_PDEATHSIG).
 pid_t SpawnLogged(const std::vector<std::string>& argv, const std::string& log);
+
+// fork(), with the child getting SIGTERM when the calling process dies.
+pid_t ForkTied();
 
 }  // namespace sluice::fleet
 

@@ -147,7 +147,7 @@ TEST(FleetEndToEnd, NeverOverTheLimitThroughShiftsCrashesAndFreezes) {
   for (int h = 0; h < kHosts; ++h) {
     for (int w = 0; w < kWorkersPerHost; ++w) {
       logs.push_back(dir + "/grants-" + std::to_string(h) + "-" + std::to_string(w));
-      const pid_t pid = fork();
+      const pid_t pid = fleet::ForkTied();
       if (pid == 0) Worker(spaces[h].ns(), h, start, logs.back());
       workers.push_back(pid);
     }
