@@ -31,6 +31,8 @@ struct Allotter::Held {
   std::vector<Claim> past_fallback;
   double want = 0;  // smoothed, in amount units
   bool has_want = false;
+  double last_raw = 0;  // the last measurement that moved `want`, and when
+  int64_t last_raw_ns = 0;
   uint64_t cap = 0;
   uint64_t target = 0;  // from the last division
   uint64_t fallback_target = 0;
@@ -373,23 +375,31 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
       h.learn_fallback_cap = fallback;
     }
 
-    // Demand, smoothed: up quickly, down slowly, and with a dead band: a
-    // share that moves costs utilisation both ways (shrink first, grow
-    // second), so a steady demand must not move it. A rise of up to one
-    // granule (or 3%) is the noise of counting paced asks and is ignored; a
-    // fall is followed to within half a granule, so that a host is not left
-    // holding what it does not use.
-    double raw = ri.demand * UnitSeconds(rc);
+    // Demand, smoothed so that a steady demand never moves a share (a share
+    // that moves costs utilisation both ways: shrink first, grow second):
+    // - a rise beyond the dead band (one granule or 3%: the noise of
+    //   counting paced asks) is followed at once;
+    // - a fall only once two measurements in a row show it (beyond half a
+    //   granule), to the newer one: a one-off dip moves nothing, and a host
+    //   is not left holding what it stopped using for more than about one
+    //   refresh.
+    // A refresh sooner than half an interval after the last measurement (a
+    // forwarder's follow-up after a shrink) carries no new measurement.
+    const double raw = ri.demand * UnitSeconds(rc);
     if (!h.has_want) {
       h.want = raw;
       h.has_want = true;
-    } else {
+      h.last_raw = raw;
+      h.last_raw_ns = now_ns;
+    } else if (now_ns - h.last_raw_ns >= rc.refresh_ns / 2) {
       const double granule = static_cast<double>(rc.Granule());
       if (raw > h.want + std::max(granule, 0.03 * h.want)) {
-        h.want += 0.7 * (raw - h.want);
-      } else if (raw < h.want - 0.5 * granule) {
-        h.want += 0.5 * (raw - h.want);
+        h.want = raw;
+      } else if (std::max(raw, h.last_raw) < h.want - 0.5 * granule) {
+        h.want = raw;
       }
+      h.last_raw = raw;
+      h.last_raw_ns = now_ns;
     }
     if (pool.dirty || now_ns >= pool.next_divide) Divide(r, now_ns);
 

@@ -154,7 +154,8 @@ int Main(int argc, char** argv) {
       tries = 0;
       interval = fwd.Apply(FromProto(reply));
       if (interval <= 0) interval = kNanosPerSecond;
-      SleepNs(fwd.sent_ns() + interval - host->Now());
+      // A cut already drained is reported at once (Forwarder::follow_up).
+      if (!fwd.follow_up()) SleepNs(fwd.sent_ns() + interval - host->Now());
       fwd.Next();
       continue;
     }

@@ -130,6 +130,13 @@ MUTATIONS = [
         "live_change_test", L + "gcra",
         "a gcra rate change skips ConvertState (the debt stays in nanoseconds: forgiven)"),
     Mutation(
+        "sliding-drained-at-once", "lib/src/slot_table.cc",
+        "      return std::max(prev, next_carry.count > 0 ? next_carry.until_ns + next.window_ns : now);\n",
+        "      return std::max(prev, now);  // MUTATION: a cut is drained at once, however full the window\n",
+        "live_change_test", L + "sliding_shares*",
+        "a sliding shrink reports itself drained while the window still holds more than the new amount",
+        cheap=True),
+    Mutation(
         "share-never-lapses", "lib/src/limiter.cc",
         "  if (!p.declared.global || now < p.share.stage_end_ns || !p.writable) return false;\n",
         "  return false;  // MUTATION: a share that ended is never lapsed (decided as if it held)\n",
