@@ -1,6 +1,7 @@
 #include "http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -48,6 +49,13 @@ HttpServer::HttpServer() : impl_(std::make_unique<Impl>()) {
   s.set_read_timeout(2, 0);
   s.set_write_timeout(2, 0);
   s.set_payload_max_length(1 << 16);
+  // httplib's default sets SO_REUSEPORT, which lets a second daemon bind
+  // the same port and share the scrapes silently. SO_REUSEADDR only: a
+  // restart rebinds at once, a port in use is an error.
+  s.set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
 }
 
 HttpServer::~HttpServer() { Stop(); }
