@@ -92,8 +92,8 @@ function render(st){
     const rows=r.hosts.map((x,i)=>el("tr",{"data-host":x.host},[
       el("td",{},[el("span",{style:"color:"+COLORS[i%COLORS.length]},["\u25a0 "]),x.host]),
       el("td",{class:"share"},[fmt(x.share)]),el("td",{class:"in_force"},[fmt(x.in_force)]),
-      el("td",{class:"want"},[fmt(x.want)]),el("td",{class:"fallback"},[fmt(x.fallback)]),
-      el("td",{class:x.on_fallback?"fallback":""},[x.on_fallback?"on fallback":(x.live?"live":"silent")])]));
+      el("td",{class:"want"},[fmt(x.want)]),el("td",{class:"fallback_amount"},[fmt(x.fallback)]),
+      el("td",{class:x.on_fallback?"state fallback":"state"},[x.on_fallback?"on fallback":(x.live?"live":"silent")])]));
     root.append(el("section",{"data-resource":r.name},[
       el("h2",{},[r.name," ",el("span",{class:"learning"},[r.learning?"learning":""])]),
       el("div",{class:"figs"},[fig("limit","limit",r.limit),fig("reserved","reserved",r.reserved),
