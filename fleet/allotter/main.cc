@@ -140,6 +140,15 @@ int Main(int argc, char** argv) {
   sluice::fleet::Allotter allotter(std::move(*cfg), epoch, MonotonicNs(), LogLine);
   std::mutex allotter_mu;
   Service service(&allotter, token, &allotter_mu);
+  metrics::AllotterStatus status(&allotter, &allotter_mu, MonotonicNs);
+  if (!metrics_flag.empty()) {
+    const Status st = status.Start(*metrics_addr);
+    if (!st.ok()) {
+      std::fprintf(stderr, "sluice-allotter: %s\n", st.message().c_str());
+      return 1;
+    }
+    LogLine("metrics on " + metrics_addr->host + ":" + std::to_string(status.port()));
+  }
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
@@ -156,15 +165,6 @@ int Main(int argc, char** argv) {
   }
   LogLine("listening on " + listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port) +
           ", epoch " + std::to_string(epoch) + ", learning what hosts hold");
-  metrics::AllotterStatus status(&allotter, &allotter_mu, MonotonicNs);
-  if (!metrics_flag.empty()) {
-    const Status st = status.Start(*metrics_addr);
-    if (!st.ok()) {
-      std::fprintf(stderr, "sluice-allotter: %s\n", st.message().c_str());
-      return 1;
-    }
-    LogLine("metrics on " + metrics_addr->host + ":" + std::to_string(status.port()));
-  }
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&set, &sig);

@@ -178,6 +178,9 @@ std::string AllotterStatus::StatusJson() {
 
 void AllotterStatus::Sample() {
   TimedView t = Take();
+  for (ResourceView& r : t.view.resources) {
+    if (r.hosts.size() > kChartHosts) r.hosts.resize(kChartHosts);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   history_.push_back(std::move(t));
   while (history_.size() > kHistorySamples) history_.pop_front();

@@ -1,8 +1,9 @@
 // The allotter's metrics port: /metrics (Prometheus text), /status.json and
 // / (the status page, which polls /status.json). Reads the Allotter shared
 // with the gRPC service under the service's mutex, taking a View at a time;
-// a sampler thread keeps the last kHistorySamples views, one per
-// kSampleNs, for the page's chart. Thread-safe.
+// a sampler thread keeps the last kHistorySamples views (of up to
+// kChartHosts hosts per resource), one per kSampleNs, for the page's chart.
+// Thread-safe.
 #ifndef SLUICE_FLEET_METRICS_ALLOTTER_STATUS_H_
 #define SLUICE_FLEET_METRICS_ALLOTTER_STATUS_H_
 
@@ -21,6 +22,9 @@ namespace sluice::fleet::metrics {
 
 inline constexpr size_t kHistorySamples = 300;
 inline constexpr int64_t kSampleNs = 1'000'000'000;
+// Hosts kept per resource and sample (the first by name): a chart shows no
+// more legibly, and the history stays small whatever the fleet's size.
+inline constexpr size_t kChartHosts = 16;
 
 // A view and when it was taken (the allotter's clock).
 struct TimedView {
