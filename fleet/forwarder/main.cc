@@ -1,7 +1,7 @@
 // sluice-forwarder --budget FILE [--host-id ID] [--weight N] [--metrics
 // HOST:PORT]: applies the host's budget file (as `sluicectl apply`), then
-// keeps the shares of its global limiters fresh from the [allotter] it names. Exit 2 with one clear
-// line on a bad budget file or command line.
+// keeps the shares of its global limiters fresh from the [allotter] it
+// names. Exit 2 with one clear line on a bad budget file or command line.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <time.h>

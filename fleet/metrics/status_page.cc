@@ -56,12 +56,20 @@ function el(tag,attrs,kids){
 }
 function fmt(x){return x==null?"-":(Number.isInteger(x)?String(x):x.toFixed(1));}
 function fig(label,cls,v){return el("span",{},[label+" ",el("b",{class:cls},[fmt(v)])]);}
-function chart(r){
+// One colour per host, the same in the table and the chart.
+function colours(r){
+  const names=[...new Set([...r.hosts.map(x=>x.host),...Object.keys(r.history.hosts)])].sort();
+  const m={};
+  names.forEach((n,i)=>{m[n]=COLORS[i%COLORS.length];});
+  return m;
+}
+function chart(r,col){
   const W=640,H=180,L=40,B=20,h=r.history,t=h.t;
   const s=el("svg",{width:W,height:H,viewBox:"0 0 "+W+" "+H,class:"chart"});
   const span=Math.max(60,t.length?-t[0]:0);
   let top=r.limit;
-  for(const n in h.hosts)for(const k of ["in_force","want"])for(const v of h.hosts[n][k])if(v!=null&&v>top)top=v;
+  for(const n in h.hosts)for(const k of ["in_force","want"])
+    for(const v of h.hosts[n][k])if(v!=null&&v>top)top=v;
   top=top||1;
   const X=a=>L+(W-L-4)*(1+a/span),Y=v=>H-B-(H-B-6)*v/top;
   s.append(el("line",{x1:L,y1:Y(r.limit),x2:W-4,y2:Y(r.limit),stroke:"#999","stroke-dasharray":"2 3"}));
@@ -69,13 +77,17 @@ function chart(r){
   s.append(el("text",{x:2,y:H-B+4,"font-size":11},["0"]));
   s.append(el("text",{x:L,y:H-4,"font-size":11},["-"+Math.round(span)+" s"]));
   s.append(el("text",{x:W-30,y:H-4,"font-size":11},["now"]));
-  let i=0;
   for(const n of Object.keys(h.hosts).sort()){
-    const c=COLORS[i++%COLORS.length];
+    const c=col[n];
     for(const k of ["in_force","want"]){
       let d="",pen=false;
-      h.hosts[n][k].forEach((v,j)=>{if(v==null){pen=false;return;}d+=(pen?"L":"M")+X(t[j]).toFixed(1)+" "+Y(v).toFixed(1);pen=true;});
-      if(d)s.append(el("path",{d:d,fill:"none",stroke:c,"stroke-width":k==="in_force"?2:1,"stroke-dasharray":k==="want"?"4 3":"","data-host":n,"data-series":k}));
+      h.hosts[n][k].forEach((v,j)=>{
+        if(v==null){pen=false;return;}
+        d+=(pen?"L":"M")+X(t[j]).toFixed(1)+" "+Y(v).toFixed(1);
+        pen=true;
+      });
+      if(d)s.append(el("path",{d:d,fill:"none",stroke:c,"stroke-width":k==="in_force"?2:1,
+        "stroke-dasharray":k==="want"?"4 3":"","data-host":n,"data-series":k}));
     }
   }
   return s;
@@ -89,20 +101,24 @@ function render(st){
   root.replaceChildren();
   for(const r of st.resources){
     const fb=r.hosts.filter(x=>x.on_fallback).length;
-    const rows=r.hosts.map((x,i)=>el("tr",{"data-host":x.host},[
-      el("td",{},[el("span",{style:"color:"+COLORS[i%COLORS.length]},["\u25a0 "]),x.host]),
+    const col=colours(r);
+    const rows=r.hosts.map(x=>el("tr",{"data-host":x.host},[
+      el("td",{},[el("span",{style:"color:"+col[x.host]},["\u25a0 "]),x.host]),
       el("td",{class:"share"},[fmt(x.share)]),el("td",{class:"in_force"},[fmt(x.in_force)]),
       el("td",{class:"want"},[fmt(x.want)]),el("td",{class:"fallback_amount"},[fmt(x.fallback)]),
-      el("td",{class:x.on_fallback?"state fallback":"state"},[x.on_fallback?"on fallback":(x.live?"live":"silent")])]));
+      el("td",{class:x.on_fallback?"state fallback":"state"},
+        [x.on_fallback?"on fallback":(x.live?"live":"silent")])]));
     root.append(el("section",{"data-resource":r.name},[
       el("h2",{},[r.name," ",el("span",{class:"learning"},[r.learning?"learning":""])]),
       el("div",{class:"figs"},[fig("limit","limit",r.limit),fig("reserved","reserved",r.reserved),
         fig("wanted","wanted",r.wanted),fig("handed out","handed_out",r.handed_out),
         fig("waste","waste",r.waste),fig("headroom","headroom",r.headroom),
         fig("on fallback","fallbacks",fb)]),
-      el("table",{},[el("tr",{},["host","share","in force","demand","fallback","state"].map(x=>el("th",{},[x]))),...rows]),
-      chart(r),
-      el("div",{class:"legend"},[el("span",{},["solid: in force"]),el("span",{},["dashed: demand (per unit)"])])]));
+      el("table",{},[el("tr",{},["host","share","in force","demand","fallback","state"]
+        .map(x=>el("th",{},[x]))),...rows]),
+      chart(r,col),
+      el("div",{class:"legend"},[el("span",{},["solid: in force"]),
+        el("span",{},["dashed: demand (per unit)"])])]));
   }
 }
 async function poll(){
