@@ -190,15 +190,15 @@ Status AllotterStatus::Start(const ListenAddress& address) {
   http_.Get("/metrics", [this] { return Response{200, kExpositionContentType, Metrics()}; });
   http_.Get("/status.json", [this] { return Response{200, "application/json", StatusJson()}; });
   http_.Get("/", [] { return Response{200, "text/html; charset=utf-8", kStatusPageHtml}; });
+  Sample();  // the first sample is there before the first request
   Status st = http_.Start(address);
   if (!st.ok()) return st;
   sampler_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
+    while (!cv_.wait_for(lock, std::chrono::nanoseconds(kSampleNs), [this] { return stop_; })) {
       lock.unlock();
       Sample();
       lock.lock();
-      cv_.wait_for(lock, std::chrono::nanoseconds(kSampleNs), [this] { return stop_; });
     }
   });
   return st;

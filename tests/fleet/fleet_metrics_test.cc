@@ -222,6 +222,33 @@ TEST_F(AllotterViewTest, StatusJsonCarriesHistoryPerHost) {
   EXPECT_EQ(JsonQuote("a\x01\\"), "\"a\\u0001\\\\\"");
 }
 
+TEST_F(AllotterViewTest, ServesMetricsStatusAndPageThenStops) {
+  std::mutex mu;
+  int64_t now = 10 * kS;
+  Refresh("a", 30, now);
+  AllotterStatus status(&a_, &mu, [&] { return now; });
+  ASSERT_TRUE(status.Start({"127.0.0.1", 0}).ok());
+  httplib::Client c("127.0.0.1", status.port());
+  httplib::Result m = c.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->get_header_value("Content-Type"), kExpositionContentType);
+  EXPECT_NE(m->body.find("sluice_allotter_host_share{resource=\"api\",host=\"a\"}"),
+            std::string::npos);
+  httplib::Result j = c.Get("/status.json");
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->get_header_value("Content-Type"), "application/json");
+  EXPECT_NE(j->body.find("\"history\":{\"t\":[0]"), std::string::npos) << j->body;
+  httplib::Result p = c.Get("/");
+  ASSERT_TRUE(p);
+  EXPECT_NE(p->body.find("fetch(\"status.json\""), std::string::npos);
+  for (const char* ref : {"src=", "href=", "url(", "@import"}) {  // no external assets
+    EXPECT_EQ(p->body.find(ref), std::string::npos) << ref;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  status.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+}
+
 TEST(ForwarderMetrics, EveryLimiterAndTheShareOfGlobalOnes) {
   Snapshot snap;
   snap.taken_ns = 100 * kS;
