@@ -178,6 +178,53 @@ uint64_t Allotter::CommittedFallbacks(size_t index, int64_t now_ns) const {
   return s;
 }
 
+AllotterView Allotter::View(int64_t now_ns) const {
+  AllotterView v;
+  v.epoch = epoch_;
+  v.learning = Learning(now_ns);
+  v.hosts = hosts_.size();
+  v.refreshes = refreshes_;
+  v.refused = refused_;
+  for (size_t r = 0; r < pools_.size(); ++r) {
+    const ResourceConfig& rc = config_.resources[r];
+    const int64_t tail = rc.TailNs();
+    ResourceView rv;
+    rv.name = rc.name;
+    rv.limit = rc.Amount();
+    rv.reserved = rc.reserved;
+    rv.learning = now_ns < pools_[r]->learn_end;
+    for (const Held* h : pools_[r]->helds) {
+      HostView hv;
+      hv.host = h->host->id;
+      hv.share = h->share;
+      hv.fallback = h->fallback;
+      hv.want = h->want;
+      hv.live = now_ns - h->seen_ns < rc.lease_ns;
+      const int64_t lease_end = h->share_until - tail;  // answer + Stretch(lease)
+      if (now_ns < lease_end) {
+        hv.in_force = h->share;
+      } else if (now_ns < h->fallback_until - tail && h->fallback > 0) {
+        hv.in_force = h->fallback;
+        hv.on_fallback = true;
+      }
+      hv.committed = std::max(Commit(h->past_share, h->share, h->share_until, now_ns),
+                              Commit(h->past_fallback, h->fallback, h->fallback_until, now_ns));
+      rv.handed_out += hv.in_force;
+      rv.committed += hv.committed;
+      if (hv.live) {
+        rv.wanted += hv.want;
+        rv.waste += std::max(0.0, static_cast<double>(hv.in_force) - hv.want);
+      }
+      rv.hosts.push_back(std::move(hv));
+    }
+    std::sort(rv.hosts.begin(), rv.hosts.end(),
+              [](const HostView& a, const HostView& b) { return a.host < b.host; });
+    rv.headroom = rv.limit > rv.committed ? rv.limit - rv.committed : 0;
+    v.resources.push_back(std::move(rv));
+  }
+  return v;
+}
+
 // Recounts the pool sums exactly, forgets hosts whose claims all lapsed, and
 // divides anew among the hosts that refreshed within a lease.
 void Allotter::Divide(size_t r, int64_t now_ns) {
@@ -242,6 +289,7 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
     std::string& last = refusals_[who];
     if (last != why) Log("refused host " + who + ": " + why);
     last = why;
+    ++refused_;
     return Status(code, why);
   };
   if (in.host_id.empty() || in.host_id.size() > kMaxHostIdBytes || !Printable(in.host_id)) {
@@ -293,7 +341,10 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
     slot->has_cached = false;
   }
   Host& host = *slot;
-  if (in.sequence == host.last_seq && host.has_cached) return host.cached;
+  if (in.sequence == host.last_seq && host.has_cached) {
+    ++refreshes_;
+    return host.cached;
+  }
   if (in.sequence < host.last_seq) {
     return refuse(Code::kInvalidArgument, "sequence " + std::to_string(in.sequence) +
                                               " is older than " + std::to_string(host.last_seq));
@@ -457,6 +508,7 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
   }
   if (out.refresh_ns == 0) out.refresh_ns = config_.resources.front().refresh_ns;
   host.last_seq = in.sequence;
+  ++refreshes_;
   host.cached = out;
   host.has_cached = true;
   return out;

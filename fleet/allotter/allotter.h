@@ -90,6 +90,43 @@ struct RefreshOut {
   std::vector<ResourceOut> resources;
 };
 
+// What the allotter holds on one host of one resource, read at one time
+// (metrics, the status page). Amounts in the resource's units.
+struct HostView {
+  std::string host;
+  uint64_t share = 0;        // the share last granted
+  uint64_t fallback = 0;     // the fallback last granted
+  uint64_t in_force = 0;     // share while its lease holds, then fallback, then 0
+  double want = 0;           // the host's demand as smoothed here, per unit (window, period, ttl)
+  uint64_t committed = 0;    // its commitment (invariant 2)
+  bool live = false;         // refreshed within a lease
+  bool on_fallback = false;  // its lease lapsed, its fallback holds
+};
+
+struct ResourceView {
+  std::string name;
+  uint64_t limit = 0;
+  uint64_t reserved = 0;
+  bool learning = false;
+  double wanted = 0;        // Σ live hosts' want
+  uint64_t handed_out = 0;  // Σ in_force
+  uint64_t committed = 0;   // Σ commitments (>= handed_out)
+  // Σ over live hosts of what is in force beyond their want: handed to a
+  // host that does not use it.
+  double waste = 0;
+  uint64_t headroom = 0;  // limit - committed: held by nobody
+  std::vector<HostView> hosts;
+};
+
+struct AllotterView {
+  uint64_t epoch = 0;
+  bool learning = false;
+  size_t hosts = 0;        // hosts known (live or holding claims)
+  uint64_t refreshes = 0;  // refreshes answered
+  uint64_t refused = 0;    // refreshes refused
+  std::vector<ResourceView> resources;
+};
+
 // Limits on what a request may say (larger: kInvalidArgument).
 constexpr size_t kMaxHostIdBytes = 255;
 constexpr size_t kMaxResourcesPerRefresh = 4096;
@@ -135,6 +172,8 @@ class Allotter {
   uint64_t CommittedShares(size_t index, int64_t now_ns) const;
   uint64_t CommittedFallbacks(size_t index, int64_t now_ns) const;
   size_t Hosts() const;
+  // Everything above, per resource and host, at `now_ns`.
+  AllotterView View(int64_t now_ns) const;
   // One line per host of resource `index`: share, fallback, claims (logs, tests).
   std::string Describe(size_t index, int64_t now_ns) const;
 
@@ -164,6 +203,8 @@ class Allotter {
   std::unordered_map<std::string, size_t> index_;  // resource name -> index
   bool learning_logged_ = false;
   std::unordered_map<std::string, std::string> refusals_;  // last refusal logged per host
+  uint64_t refreshes_ = 0;
+  uint64_t refused_ = 0;
 };
 
 }  // namespace sluice::fleet

@@ -1,4 +1,5 @@
-// sluice-allotter --config FILE: the gRPC shell over the Allotter library.
+// sluice-allotter --config FILE [--metrics HOST:PORT]: the gRPC shell over
+// the Allotter library.
 // Exit 2 with one clear line on a bad config or command line, 1 when the
 // address cannot be bound.
 #include <grpcpp/grpcpp.h>
@@ -14,6 +15,7 @@
 #include <thread>
 
 #include "allotter.h"
+#include "allotter_status.h"
 #include "convert.h"
 #include "sluice_fleet.grpc.pb.h"
 
@@ -44,8 +46,8 @@ grpc::StatusCode ToGrpc(Code c) {
 
 class Service final : public v1::Allotter::Service {
  public:
-  Service(sluice::fleet::Allotter* allotter, std::string token)
-      : allotter_(allotter), token_(std::move(token)) {}
+  Service(sluice::fleet::Allotter* allotter, std::string token, std::mutex* mu)
+      : mu_(*mu), allotter_(allotter), token_(std::move(token)) {}
 
   grpc::Status Refresh(grpc::ServerContext*, const v1::RefreshRequest* req,
                        v1::RefreshReply* reply) override {
@@ -70,13 +72,13 @@ class Service final : public v1::Allotter::Service {
     return diff == 0;
   }
 
-  std::mutex mu_;
+  std::mutex& mu_;  // shared with the metrics port
   sluice::fleet::Allotter* allotter_;
   std::string token_;
 };
 
 int Usage() {
-  std::fputs("usage: sluice-allotter --config FILE\n", stderr);
+  std::fputs("usage: sluice-allotter --config FILE [--metrics HOST:PORT]\n", stderr);
   return 2;
 }
 
@@ -89,17 +91,21 @@ int Main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::string config_path;
+  std::string metrics_flag;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
       config_path = a.substr(9);
+    } else if (a == "--metrics" && i + 1 < argc) {
+      metrics_flag = argv[++i];
     } else if (a == "-h" || a == "--help") {
       std::fputs(
-          "usage: sluice-allotter --config FILE\n"
+          "usage: sluice-allotter --config FILE [--metrics HOST:PORT]\n"
           "Divides each fleet-wide limit of FILE (allotter.toml, docs/fleet.md) among the\n"
-          "hosts whose sluice-forwarder refreshes here. Logs to stderr.\n",
+          "hosts whose sluice-forwarder refreshes here. Logs to stderr. --metrics serves\n"
+          "Prometheus metrics at /metrics and a status page at / on HOST:PORT.\n",
           stdout);
       return 0;
     } else {
@@ -107,6 +113,12 @@ int Main(int argc, char** argv) {
     }
   }
   if (config_path.empty()) return Usage();
+  StatusOr<metrics::ListenAddress> metrics_addr = metrics::ListenAddress{};
+  if (!metrics_flag.empty()) metrics_addr = metrics::ParseListenAddress(metrics_flag);
+  if (!metrics_addr.ok()) {
+    std::fprintf(stderr, "sluice-allotter: %s\n", metrics_addr.status().message().c_str());
+    return 2;
+  }
   StatusOr<AllotterConfig> cfg = LoadAllotterConfig(config_path);
   if (!cfg.ok()) {
     std::fprintf(stderr, "sluice-allotter: %s\n", cfg.status().message().c_str());
@@ -126,7 +138,17 @@ int Main(int argc, char** argv) {
   const std::string listen = cfg->listen;
   const uint64_t epoch = NewEpoch();
   sluice::fleet::Allotter allotter(std::move(*cfg), epoch, MonotonicNs(), LogLine);
-  Service service(&allotter, token);
+  std::mutex allotter_mu;
+  Service service(&allotter, token, &allotter_mu);
+  metrics::AllotterStatus status(&allotter, &allotter_mu, MonotonicNs);
+  if (!metrics_flag.empty()) {
+    const Status st = status.Start(*metrics_addr);
+    if (!st.ok()) {
+      std::fprintf(stderr, "sluice-allotter: %s\n", st.message().c_str());
+      return 1;
+    }
+    LogLine("metrics on " + metrics_addr->host + ":" + std::to_string(status.port()));
+  }
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
@@ -152,6 +174,7 @@ int Main(int argc, char** argv) {
   });
   server->Wait();
   waiter.join();
+  status.Stop();
   return 0;
 }
 

@@ -1,7 +1,7 @@
-// sluice-forwarder --budget FILE [--host-id ID] [--weight N]: applies the
-// host's budget file (as `sluicectl apply`), then keeps the shares of its
-// global limiters fresh from the [allotter] it names. Exit 2 with one clear
-// line on a bad budget file or command line.
+// sluice-forwarder --budget FILE [--host-id ID] [--weight N] [--metrics
+// HOST:PORT]: applies the host's budget file (as `sluicectl apply`), then
+// keeps the shares of its global limiters fresh from the [allotter] it
+// names. Exit 2 with one clear line on a bad budget file or command line.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <time.h>
@@ -16,6 +16,7 @@
 
 #include "convert.h"
 #include "forwarder.h"
+#include "forwarder_status.h"
 #include "sluice/admin/budget_apply.h"
 #include "sluice/admin/budget_file.h"
 #include "sluice/duration.h"
@@ -49,7 +50,7 @@ void SleepNs(int64_t ns) {
 }
 
 int Main(int argc, char** argv) {
-  std::string budget_path, host_id;
+  std::string budget_path, host_id, metrics_flag;
   double weight = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -61,6 +62,8 @@ int Main(int argc, char** argv) {
       budget_path = v;
     } else if (const char* v2 = value("--host-id")) {
       host_id = v2;
+    } else if (const char* v4 = value("--metrics")) {
+      metrics_flag = v4;
     } else if (const char* v3 = value("--weight")) {
       char* end = nullptr;
       weight = std::strtod(v3, &end);
@@ -70,9 +73,12 @@ int Main(int argc, char** argv) {
     } else if (a == "-h" || a == "--help") {
       std::fputs(
           "usage: sluice-forwarder --budget FILE [--host-id ID] [--weight N]\n"
+          "                        [--metrics HOST:PORT]\n"
           "Applies FILE (as `sluicectl apply`), then keeps the shares of its global\n"
           "limiters fresh from the [allotter] it names. --host-id defaults to the host\n"
-          "name. Logs to stderr; SIGTERM stops it (shares then lapse on their own).\n",
+          "name. --metrics serves Prometheus metrics of every limiter of the namespace\n"
+          "at /metrics on HOST:PORT. Logs to stderr; SIGTERM stops it (shares then\n"
+          "lapse on their own).\n",
           stdout);
       return 0;
     } else {
@@ -82,6 +88,9 @@ int Main(int argc, char** argv) {
   if (budget_path.empty()) {
     return Fail("usage: sluice-forwarder --budget FILE [--host-id ID] [--weight N]");
   }
+  StatusOr<metrics::ListenAddress> metrics_addr = metrics::ListenAddress{};
+  if (!metrics_flag.empty()) metrics_addr = metrics::ParseListenAddress(metrics_flag);
+  if (!metrics_addr.ok()) return Fail(metrics_addr.status().message());
   if (host_id.empty()) {
     char buf[256] = {};
     gethostname(buf, sizeof buf - 1);
@@ -117,6 +126,15 @@ int Main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
 
+  metrics::ForwarderStatus status(report->ns, host_id, fo.limiters);
+  if (!metrics_flag.empty()) {
+    const Status ms = status.Start(*metrics_addr);
+    if (!ms.ok()) {
+      LogLine(ms.message());
+      return 1;
+    }
+    LogLine("metrics on " + metrics_addr->host + ":" + std::to_string(status.port()));
+  }
   Forwarder fwd(host.get(), fo, LogLine);
   // Reconnect quickly after an allotter restart (gRPC's default backoff
   // grows to minutes; a lease is seconds).
@@ -152,7 +170,9 @@ int Main(int argc, char** argv) {
       connected = true;
       last_failure.clear();
       tries = 0;
-      interval = fwd.Apply(FromProto(reply));
+      const RefreshOut out = FromProto(reply);
+      interval = fwd.Apply(out);
+      status.Refreshed(out, fwd.sent_ns());
       if (interval <= 0) interval = kNanosPerSecond;
       // A cut already drained is reported at once (Forwarder::follow_up).
       if (!fwd.follow_up()) SleepNs(fwd.sent_ns() + interval - host->Now());
@@ -165,6 +185,7 @@ int Main(int argc, char** argv) {
     if (connected || failure != last_failure) LogLine("refresh failed: " + failure + "; retrying");
     last_failure = failure;
     connected = false;
+    status.RefreshFailed();
     // A retry keeps the sequence number (idempotent) and the first send
     // time; after three, ask afresh with new figures.
     if (++tries >= 3 || s.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
