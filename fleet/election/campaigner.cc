@@ -101,10 +101,12 @@ void Campaigner::CampaignLoop() {
 void Campaigner::KeepLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   bool failing = false;
+  bool first = true;  // learns the leader at once
   while (true) {
     const int64_t period_ms =
         std::max<int64_t>(ttl_ns_ > 0 ? ttl_ns_ / 4'000'000 : options_.ttl_s * 250, 50);
-    if (!Wait(lock, period_ms)) break;
+    if (!Wait(lock, first ? 0 : period_ms)) break;
+    first = false;
     const int64_t lease = lease_;
     const bool was_leading = leading_;
     lock.unlock();

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
@@ -149,6 +150,7 @@ StatusOr<std::string> EtcdElection::Post(const std::string& path, const std::str
       if (cancelled_.load()) return Status(Code::kCancelled, "cancelled");
       campaign_ = &cli;
     }
+    const auto t0 = std::chrono::steady_clock::now();
     httplib::Result res = cli.Post(path.c_str(), body, "application/json");
     if (cancellable) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -157,6 +159,12 @@ StatusOr<std::string> EtcdElection::Post(const std::string& path, const std::str
     if (cancelled_.load()) return Status(Code::kCancelled, "cancelled");
     if (!res) {
       if (res.error() == httplib::Error::Read) {
+        // The gateway sends its error replies chunked with HTTP trailers,
+        // which cpp-httplib 0.11 cannot read: an early read error is one.
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - t0)
+                            .count();
+        if (ms + 100 < timeout_ms) return Status(Code::kIo, "etcd " + path + ": refused");
         return Status(Code::kTimeout, "etcd " + endpoints_[i] + path + ": no answer in time");
       }
       why = endpoints_[i] + ": " + httplib::to_string(res.error());
@@ -214,14 +222,25 @@ StatusOr<LeaderKey> EtcdElection::Campaign(int64_t lease, const std::string& val
   return k;
 }
 
+// The leader is the candidate key under "NAME/" created first (what
+// /v3/election/leader answers, read as a range: its "no leader" error reply
+// is one cpp-httplib cannot read).
 StatusOr<std::string> EtcdElection::Leader() {
-  StatusOr<std::string> r = Post("/v3/election/leader", json{{"name", Base64Encode(name_)}}.dump(),
-                                 kCallTimeoutMs, false);
+  const std::string prefix = name_ + "/";
+  std::string end = prefix;
+  end.back() = static_cast<char>(end.back() + 1);
+  const json range{{"key", Base64Encode(prefix)},
+                   {"range_end", Base64Encode(end)},
+                   {"limit", "1"},
+                   {"sort_order", "ASCEND"},
+                   {"sort_target", "CREATE"}};
+  StatusOr<std::string> r = Post("/v3/kv/range", range.dump(), kCallTimeoutMs, false);
   if (!r.ok()) return r.status();
   StatusOr<json> j = Parse(*r);
   if (!j.ok()) return j.status();
-  if (!At(*j, {"kv", "value"})) return Status(Code::kNotFound, "no leader");
-  return Base64Decode(Str(*j, {"kv", "value"}));
+  const json* kvs = At(*j, {"kvs"});
+  if (!kvs || !kvs->is_array() || kvs->empty()) return Status(Code::kNotFound, "no leader");
+  return Base64Decode(Str((*kvs)[0], {"value"}));
 }
 
 StatusOr<uint64_t> EtcdElection::ClaimEpoch(const LeaderKey& key, uint64_t floor) {

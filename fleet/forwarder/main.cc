@@ -146,7 +146,7 @@ int Main(int argc, char** argv) {
   int64_t interval = kNanosPerSecond;
   int tries = 0;
   bool connected = false;
-  std::string last_failure;
+  std::map<std::string, std::string> last_failure;  // per allotter
   fwd.Next();
   while (!g_stop.load()) {
     v1::RefreshRequest req;
@@ -166,7 +166,7 @@ int Main(int argc, char** argv) {
       if (!connected) LogLine("connected to the allotter at " + asked);
       targets.Answered();
       connected = true;
-      last_failure.clear();
+      last_failure.clear();  // every allotter's
       tries = 0;
       interval = fwd.Apply(FromProto(reply));
       if (interval <= 0) interval = kNanosPerSecond;
@@ -177,10 +177,10 @@ int Main(int argc, char** argv) {
     // One line per kind of failure, not one per try.
     const std::string failure =
         s.error_message() + " (code " + std::to_string(static_cast<int>(s.error_code())) + ")";
-    if (connected || failure != last_failure) {
+    if (connected || failure != last_failure[asked]) {
       LogLine("refresh at " + asked + " failed: " + failure + "; retrying");
     }
-    last_failure = failure;
+    last_failure[asked] = failure;
     connected = false;
     if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
       // An allotter that does not lead names the leader in the trailers.

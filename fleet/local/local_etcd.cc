@@ -31,9 +31,11 @@ LocalEtcd::LocalEtcd(const std::string& dir) {
   // Answers once it asks: "no leader" (kNotFound) from the election service.
   EtcdElection probe({url_}, "probe");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::string last;
   while (std::chrono::steady_clock::now() < deadline) {
     StatusOr<std::string> l = probe.Leader();
     if (l.ok() || l.status().code() == Code::kNotFound) return;
+    last = l.status().ToString();
     int st = 0;
     if (waitpid(pid_, &st, WNOHANG) == pid_) {
       pid_ = -1;
@@ -42,7 +44,7 @@ LocalEtcd::LocalEtcd(const std::string& dir) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  error_ = "etcd did not answer within 20 s (see " + dir + "/etcd.log)";
+  error_ = "etcd did not answer within 20 s (" + last + "; see " + dir + "/etcd.log)";
 }
 
 LocalEtcd::~LocalEtcd() {
