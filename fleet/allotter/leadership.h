@@ -9,7 +9,11 @@
 //    where alive_ns is the send time of a call that found the election lease
 //    alive. The election expires the lease ttl after it received its last
 //    renewal (after alive_ns), and only then can another candidate win: so
-//    every answer of this leader is computed before a successor's first.
+//    every answer of this leader is computed as of a time before a
+//    successor's first. (An answer computed or delivered later, by a paused
+//    thread or process, is a late answer: the host counts its lease from its
+//    request's send, before that time, so 3 covers it, and 2 refuses it once
+//    the host holds the successor's share.)
 // 2. Each leadership has its own epoch, above every earlier leader's
 //    (Election::ClaimEpoch), so hosts refuse a deposed leader's late answers
 //    once they hold the successor's share.

@@ -80,11 +80,14 @@ void Campaigner::CampaignLoop() {
     if (!key.ok() || !epoch.ok()) {
       const Status& s = key.ok() ? epoch.status() : key.status();
       if (s.code() == Code::kTimeout) continue;  // campaign again
-      // kNotFound: the lease expired; kNotHeld: won, but the key went since.
-      if (s.code() == Code::kNotFound || s.code() == Code::kNotHeld) {
-        if (lease_ == lease) lease_ = 0;
-      }
       Log("election: " + s.message());
+      // kNotFound: the lease expired (a new one, at once); kNotHeld: won,
+      // but the key went since (campaign again, at once).
+      if (s.code() == Code::kNotFound) {
+        if (lease_ == lease) lease_ = 0;
+        continue;
+      }
+      if (s.code() == Code::kNotHeld) continue;
       Wait(lock, kRetryMs);
       continue;
     }
