@@ -23,6 +23,7 @@
 #include "convert.h"
 #include "etcd_election.h"
 #include "leadership.h"
+#include "sluice/admin/budget_file.h"
 #include "sluice_fleet.grpc.pb.h"
 
 namespace sluice::fleet {
@@ -122,6 +123,9 @@ bool ElectionFlag(int argc, char** argv, int* i, ElectionFlags* f, std::string* 
     if (*end != '\0' || f->ttl_s < 1 || f->ttl_s > 3600) {
       *error = "--election-ttl must be whole seconds, 1..3600";
     }
+  }
+  if (a == "--advertise" && !ValidHostPort(v)) {
+    *error = "--advertise must be host:port (port 1..65535)";
   }
   if (a == "--election" && (v.empty() || v.find('/') != std::string::npos)) {
     *error = "--election must be a non-empty name without '/'";
