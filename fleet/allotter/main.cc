@@ -1,29 +1,23 @@
 // sluice-allotter --config FILE [--etcd URLS ...]: the gRPC shell over the
 // Allotter library; with --etcd, one of several that campaign for leadership
-// (only the leader divides; docs/fleet.md "Operations"). Exit 2 with one
-// clear line on a bad config or command line, 1 when the address cannot be
-// bound.
+// (only the leader divides; allotter_election.h). Exit 2 with one clear line
+// on a bad config or command line, 1 when the address cannot be bound.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <time.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "allotter.h"
-#include "campaigner.h"
+#include "allotter_election.h"
 #include "convert.h"
-#include "etcd_election.h"
 #include "leadership.h"
-#include "sluice/admin/budget_file.h"
 #include "sluice_fleet.grpc.pb.h"
 
 namespace sluice::fleet {
@@ -65,7 +59,7 @@ class Service final : public v1::Allotter::Service {
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad token");
     }
     const RefreshIn in = FromProto(*req);
-    std::string leader;
+    std::string leader;  // set when another allotter leads
     StatusOr<RefreshOut> out = leadership_->Refresh(in, MonotonicNs(), &leader);
     if (!leader.empty()) ctx->AddTrailingMetadata(kLeaderMetadata, leader);
     if (!out.ok()) return grpc::Status(ToGrpc(out.status().code()), out.status().message());
@@ -86,51 +80,10 @@ class Service final : public v1::Allotter::Service {
   std::string token_;
 };
 
-constexpr char kUsage[] =
-    "usage: sluice-allotter --config FILE [--etcd URL[,URL...] [--advertise HOST:PORT]\n"
-    "                       [--election NAME] [--election-ttl SECONDS]]\n";
-
 int Usage() {
-  std::fputs(kUsage, stderr);
+  std::fputs("usage: sluice-allotter --config FILE\n", stderr);
+  std::fputs(kElectionUsage, stderr);
   return 2;
-}
-
-// --etcd and its companions: several allotters campaign through etcd's
-// election service; only the leader divides.
-struct ElectionFlags {
-  std::string etcd, advertise, name = "sluice-allotter";
-  int64_t ttl_s = 5;
-};
-
-// Takes argv[*i] (and its value) if it is an election flag. Returns false
-// if not one; *error set on a bad value.
-bool ElectionFlag(int argc, char** argv, int* i, ElectionFlags* f, std::string* error) {
-  const std::string a = argv[*i];
-  if (a != "--etcd" && a != "--advertise" && a != "--election" && a != "--election-ttl") {
-    return false;
-  }
-  if (*i + 1 >= argc) {
-    *error = a + " needs a value";
-    return true;
-  }
-  const std::string v = argv[++*i];
-  if (a == "--etcd") f->etcd = v;
-  if (a == "--advertise") f->advertise = v;
-  if (a == "--election") f->name = v;
-  if (a == "--election-ttl") {
-    char* end = nullptr;
-    f->ttl_s = std::strtoll(v.c_str(), &end, 10);
-    if (*end != '\0' || f->ttl_s < 1 || f->ttl_s > 3600) {
-      *error = "--election-ttl must be whole seconds, 1..3600";
-    }
-  }
-  if (a == "--advertise" && !ValidHostPort(v)) {
-    *error = "--advertise must be host:port (port 1..65535)";
-  }
-  if (a == "--election" && (v.empty() || v.find('/') != std::string::npos)) {
-    *error = "--election must be a non-empty name without '/'";
-  }
-  return true;
 }
 
 int Main(int argc, char** argv) {
@@ -146,7 +99,7 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     std::string flag_error;
-    if (ElectionFlag(argc, argv, &i, &election_flags, &flag_error)) {
+    if (ParseElectionFlag(argc, argv, &i, &election_flags, &flag_error)) {
       if (!flag_error.empty()) {
         std::fprintf(stderr, "sluice-allotter: %s\n", flag_error.c_str());
         return 2;
@@ -156,15 +109,12 @@ int Main(int argc, char** argv) {
     } else if (a.rfind("--config=", 0) == 0) {
       config_path = a.substr(9);
     } else if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
       std::fputs(
+          "usage: sluice-allotter --config FILE\n"
           "Divides each fleet-wide limit of FILE (allotter.toml, docs/fleet.md) among the\n"
-          "hosts whose sluice-forwarder refreshes here. Logs to stderr.\n"
-          "--etcd: campaign for leadership in etcd's election NAME (default sluice-allotter)\n"
-          "with a lease of --election-ttl seconds (default 5); only the leader divides, the\n"
-          "others point forwarders to it (--advertise: this allotter's address for them,\n"
-          "default the listen address).\n",
+          "hosts whose sluice-forwarder refreshes here. Logs to stderr.\n",
           stdout);
+      std::fputs(kElectionHelp, stdout);
       return 0;
     } else {
       return Usage();
@@ -187,17 +137,18 @@ int Main(int argc, char** argv) {
     }
     std::getline(f, token);
   }
-  std::vector<std::string> etcd;
-  if (!election_flags.etcd.empty()) {
-    StatusOr<std::vector<std::string>> eps = EtcdElection::ParseEndpoints(election_flags.etcd);
-    if (!eps.ok()) {
-      std::fprintf(stderr, "sluice-allotter: --etcd: %s\n", eps.status().message().c_str());
-      return 2;
-    }
-    etcd = std::move(*eps);
-  }
   const std::string listen = cfg->listen;
   Leadership leadership(std::move(*cfg), LogLine);
+  std::unique_ptr<AllotterElection> election;
+  if (!election_flags.etcd.empty()) {
+    StatusOr<std::unique_ptr<AllotterElection>> e =
+        AllotterElection::Create(election_flags, &leadership, LogLine);
+    if (!e.ok()) {
+      std::fprintf(stderr, "sluice-allotter: %s\n", e.status().message().c_str());
+      return 2;
+    }
+    election = std::move(*e);
+  }
   Service service(&leadership, token);
   grpc::ServerBuilder builder;
   int port = 0;
@@ -214,37 +165,20 @@ int Main(int argc, char** argv) {
             " division=" + DivisionName(r.division) + " reserved=" + std::to_string(r.reserved));
   }
   const std::string bound = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
-  std::unique_ptr<EtcdElection> election;
-  std::unique_ptr<Campaigner> campaigner;
-  if (etcd.empty()) {
+  if (election) {
+    LogLine("listening on " + bound);
+    election->Start(bound);
+  } else {
     const uint64_t epoch = NewEpoch();
     leadership.LeadAlone(epoch, MonotonicNs());
     LogLine("listening on " + bound + ", epoch " + std::to_string(epoch) +
             ", learning what hosts hold");
-  } else {
-    election = std::make_unique<EtcdElection>(etcd, election_flags.name);
-    CampaignOptions co;
-    co.address = election_flags.advertise.empty() ? bound : election_flags.advertise;
-    co.ttl_s = election_flags.ttl_s;
-    co.epoch_floor = NewEpoch;
-    co.clock = MonotonicNs;
-    Campaigner::Events ev;
-    ev.lead = [&](uint64_t epoch, int64_t alive, int64_t ttl) {
-      leadership.Lead(epoch, MonotonicNs(), alive, ttl);
-    };
-    ev.renew = [&](int64_t alive, int64_t ttl) { leadership.Renew(alive, ttl); };
-    ev.follow = [&](const std::string& leader) { leadership.Follow(leader); };
-    ev.log = LogLine;
-    campaigner = std::make_unique<Campaigner>(election.get(), co, ev);
-    LogLine("listening on " + bound + ", campaigning in etcd election " + election_flags.name +
-            " as " + co.address);
-    campaigner->Start();
   }
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&set, &sig);
     LogLine(std::string("stopping (") + strsignal(sig) + ")");
-    if (campaigner) campaigner->Stop();  // stops dividing, then hands over
+    if (election) election->Stop();  // stops dividing, then hands over
     // Calls in flight get a moment to finish, then are cancelled.
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   });
