@@ -62,11 +62,6 @@ class EtcdElection final : public Election {
   std::atomic<size_t> preferred_{0};     // the endpoint that answered last
 };
 
-// Standard base64 (etcd's JSON carries keys and values so).
-std::string Base64Encode(const std::string& in);
-// kInvalidArgument on a malformed input.
-StatusOr<std::string> Base64Decode(const std::string& in);
-
 }  // namespace sluice::fleet
 
 #endif  // SLUICE_FLEET_ELECTION_ETCD_ELECTION_H_

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "allotter_targets.h"
+#include "base64.h"
 #include "campaigner.h"
 #include "etcd_election.h"
 #include "leadership.h"
