@@ -80,11 +80,22 @@ Status ParseAllotter(const toml::node& n, std::string_view source, AllotterConfi
                      std::string(key.str()) + " must not contain NUL or other control characters");
     }
     if (key.str() == "address") {
-      if (!value.is_string() || !ValidHostPort(value.value_or<std::string_view>(""))) {
-        return Invalid(source, value.source(),
-                       "address must be a string \"host:port\" (port 1..65535)");
+      // One allotter, or several (comma list): forwarders follow the leader.
+      const std::string list = value.is_string() ? value.value_or<std::string>("") : "";
+      out->addresses.clear();
+      for (size_t from = 0; value.is_string() && from <= list.size();) {
+        const size_t comma = std::min(list.find(',', from), list.size());
+        out->addresses.push_back(list.substr(from, comma - from));
+        from = comma + 1;
       }
-      out->address = value.value_or<std::string>("");
+      if (out->addresses.empty() ||
+          !std::all_of(out->addresses.begin(), out->addresses.end(),
+                       [](const std::string& a) { return ValidHostPort(a); })) {
+        return Invalid(source, value.source(),
+                       "address must be a string \"host:port\" (port 1..65535), or a comma "
+                       "list of them");
+      }
+      out->address = list;
     } else if (key.str() == "token_file") {
       if (!value.is_string() || value.value_or<std::string_view>("").empty()) {
         return Invalid(source, value.source(), "token_file must be a non-empty path string");

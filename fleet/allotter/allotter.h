@@ -119,6 +119,7 @@ struct ResourceView {
 };
 
 struct AllotterView {
+  bool leading = true;  // false: a standby (Leadership), the rest is empty
   uint64_t epoch = 0;
   bool learning = false;
   size_t hosts = 0;        // hosts known (live or holding claims)

@@ -1,5 +1,6 @@
-// sluice-allotter --config FILE [--metrics HOST:PORT]: the gRPC shell over
-// the Allotter library.
+// sluice-allotter --config FILE [--metrics HOST:PORT] [--etcd URLS ...]: the
+// gRPC shell over the Allotter library; with --etcd, one of several that
+// campaign for leadership (only the leader divides; allotter_election.h).
 // Exit 2 with one clear line on a bad config or command line, 1 when the
 // address cannot be bound.
 #include <grpcpp/grpcpp.h>
@@ -15,8 +16,10 @@
 #include <thread>
 
 #include "allotter.h"
+#include "allotter_election.h"
 #include "allotter_status.h"
 #include "convert.h"
+#include "leadership.h"
 #include "sluice_fleet.grpc.pb.h"
 
 namespace sluice::fleet {
@@ -39,6 +42,8 @@ grpc::StatusCode ToGrpc(Code c) {
       return grpc::StatusCode::INVALID_ARGUMENT;
     case Code::kExists:
       return grpc::StatusCode::ALREADY_EXISTS;
+    case Code::kNotHeld:  // not the leader
+      return grpc::StatusCode::UNAVAILABLE;
     default:
       return grpc::StatusCode::INTERNAL;
   }
@@ -46,18 +51,19 @@ grpc::StatusCode ToGrpc(Code c) {
 
 class Service final : public v1::Allotter::Service {
  public:
-  Service(sluice::fleet::Allotter* allotter, std::string token, std::mutex* mu)
-      : mu_(*mu), allotter_(allotter), token_(std::move(token)) {}
+  Service(Leadership* leadership, std::string token)
+      : leadership_(leadership), token_(std::move(token)) {}
 
-  grpc::Status Refresh(grpc::ServerContext*, const v1::RefreshRequest* req,
+  grpc::Status Refresh(grpc::ServerContext* ctx, const v1::RefreshRequest* req,
                        v1::RefreshReply* reply) override {
     if (!token_.empty() && !SameToken(req->token())) {
       LogLine("refused a refresh: bad token");
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad token");
     }
     const RefreshIn in = FromProto(*req);
-    std::lock_guard<std::mutex> lock(mu_);
-    StatusOr<RefreshOut> out = allotter_->Refresh(in, MonotonicNs());
+    std::string leader;  // set when another allotter leads
+    StatusOr<RefreshOut> out = leadership_->Refresh(in, MonotonicNs(), &leader);
+    if (!leader.empty()) ctx->AddTrailingMetadata(kLeaderMetadata, leader);
     if (!out.ok()) return grpc::Status(ToGrpc(out.status().code()), out.status().message());
     ToProto(*out, reply);
     return grpc::Status::OK;
@@ -72,13 +78,13 @@ class Service final : public v1::Allotter::Service {
     return diff == 0;
   }
 
-  std::mutex& mu_;  // shared with the metrics port
-  sluice::fleet::Allotter* allotter_;
+  Leadership* leadership_;  // thread-safe
   std::string token_;
 };
 
 int Usage() {
   std::fputs("usage: sluice-allotter --config FILE [--metrics HOST:PORT]\n", stderr);
+  std::fputs(kElectionUsage, stderr);
   return 2;
 }
 
@@ -92,9 +98,16 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::string config_path;
   std::string metrics_flag;
+  ElectionFlags election_flags;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc) {
+    std::string flag_error;
+    if (ParseElectionFlag(argc, argv, &i, &election_flags, &flag_error)) {
+      if (!flag_error.empty()) {
+        std::fprintf(stderr, "sluice-allotter: %s\n", flag_error.c_str());
+        return 2;
+      }
+    } else if (a == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
       config_path = a.substr(9);
@@ -107,6 +120,7 @@ int Main(int argc, char** argv) {
           "hosts whose sluice-forwarder refreshes here. Logs to stderr. --metrics serves\n"
           "Prometheus metrics at /metrics and a status page at / on HOST:PORT.\n",
           stdout);
+      std::fputs(kElectionHelp, stdout);
       return 0;
     } else {
       return Usage();
@@ -136,11 +150,19 @@ int Main(int argc, char** argv) {
     std::getline(f, token);
   }
   const std::string listen = cfg->listen;
-  const uint64_t epoch = NewEpoch();
-  sluice::fleet::Allotter allotter(std::move(*cfg), epoch, MonotonicNs(), LogLine);
-  std::mutex allotter_mu;
-  Service service(&allotter, token, &allotter_mu);
-  metrics::AllotterStatus status(&allotter, &allotter_mu, MonotonicNs);
+  Leadership leadership(std::move(*cfg), LogLine);
+  std::unique_ptr<AllotterElection> election;
+  if (!election_flags.etcd.empty()) {
+    StatusOr<std::unique_ptr<AllotterElection>> e =
+        AllotterElection::Create(election_flags, &leadership, LogLine);
+    if (!e.ok()) {
+      std::fprintf(stderr, "sluice-allotter: %s\n", e.status().message().c_str());
+      return 2;
+    }
+    election = std::move(*e);
+  }
+  Service service(&leadership, token);
+  metrics::AllotterStatus status([&](int64_t now) { return leadership.View(now); }, MonotonicNs);
   if (!metrics_flag.empty()) {
     const Status st = status.Start(*metrics_addr);
     if (!st.ok()) {
@@ -159,16 +181,25 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "sluice-allotter: cannot listen on %s\n", listen.c_str());
     return 1;
   }
-  for (const ResourceConfig& r : allotter.config().resources) {
+  for (const ResourceConfig& r : leadership.config().resources) {
     LogLine("resource " + r.name + ": " + r.spec.Describe() +
             " division=" + DivisionName(r.division) + " reserved=" + std::to_string(r.reserved));
   }
-  LogLine("listening on " + listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port) +
-          ", epoch " + std::to_string(epoch) + ", learning what hosts hold");
+  const std::string bound = listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port);
+  if (election) {
+    LogLine("listening on " + bound);
+    election->Start(bound);
+  } else {
+    const uint64_t epoch = NewEpoch();
+    leadership.LeadAlone(epoch, MonotonicNs());
+    LogLine("listening on " + bound + ", epoch " + std::to_string(epoch) +
+            ", learning what hosts hold");
+  }
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&set, &sig);
     LogLine(std::string("stopping (") + strsignal(sig) + ")");
+    if (election) election->Stop();  // stops dividing, then hands over
     // Calls in flight get a moment to finish, then are cancelled.
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   });

@@ -1,7 +1,8 @@
 // sluice-forwarder --budget FILE [--host-id ID] [--weight N] [--metrics
 // HOST:PORT]: applies the host's budget file (as `sluicectl apply`), then
 // keeps the shares of its global limiters fresh from the [allotter] it
-// names. Exit 2 with one clear line on a bad budget file or command line.
+// names (several: it follows the one that leads). Exit 2 with one clear
+// line on a bad budget file or command line.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <time.h>
@@ -11,9 +12,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <random>
 #include <string>
 
+#include "allotter_targets.h"
 #include "convert.h"
 #include "forwarder.h"
 #include "forwarder_status.h"
@@ -142,15 +146,25 @@ int Main(int argc, char** argv) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  auto channel = grpc::CreateCustomChannel(budget->allotter->address,
-                                           grpc::InsecureChannelCredentials(), args);
-  auto stub = v1::Allotter::NewStub(channel);
+  // One channel per allotter asked; the leader's, once one names it.
+  std::vector<std::string> listed = budget->allotter->addresses;
+  if (listed.empty()) listed.push_back(budget->allotter->address);
+  AllotterTargets targets(listed);
+  std::map<std::string, std::unique_ptr<v1::Allotter::Stub>> stubs;
+  auto stub_for = [&](const std::string& address) {
+    std::unique_ptr<v1::Allotter::Stub>& stub = stubs[address];
+    if (!stub) {
+      stub = v1::Allotter::NewStub(
+          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    }
+    return stub.get();
+  };
   LogLine("host " + host_id + ", " + std::to_string(fo.limiters.size()) +
           " global limiter(s), allotter " + budget->allotter->address);
   int64_t interval = kNanosPerSecond;
   int tries = 0;
   bool connected = false;
-  std::string last_failure;
+  std::map<std::string, std::string> last_failure;  // per allotter
   fwd.Next();
   while (!g_stop.load()) {
     v1::RefreshRequest req;
@@ -164,11 +178,13 @@ int Main(int argc, char** argv) {
     // once while the channel backs off: an allotter that (re)starts is
     // reached as soon as it listens, not a backoff step later.
     ctx.set_wait_for_ready(true);
-    const grpc::Status s = stub->Refresh(&ctx, req, &reply);
+    const std::string asked = targets.current();
+    const grpc::Status s = stub_for(asked)->Refresh(&ctx, req, &reply);
     if (s.ok()) {
-      if (!connected) LogLine("connected to the allotter");
+      if (!connected) LogLine("connected to the allotter at " + asked);
+      targets.Answered();
       connected = true;
-      last_failure.clear();
+      last_failure.clear();  // every allotter's
       tries = 0;
       const RefreshOut out = FromProto(reply);
       interval = fwd.Apply(out);
@@ -182,10 +198,28 @@ int Main(int argc, char** argv) {
     // One line per kind of failure, not one per try.
     const std::string failure =
         s.error_message() + " (code " + std::to_string(static_cast<int>(s.error_code())) + ")";
-    if (connected || failure != last_failure) LogLine("refresh failed: " + failure + "; retrying");
-    last_failure = failure;
+    if (connected || failure != last_failure[asked]) {
+      LogLine("refresh at " + asked + " failed: " + failure + "; retrying");
+    }
+    last_failure[asked] = failure;
     connected = false;
     status.RefreshFailed();
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      // An allotter that does not lead names the leader in the trailers.
+      std::string leader;
+      const auto& trailers = ctx.GetServerTrailingMetadata();
+      auto it = trailers.find(kLeaderMetadata);
+      if (it != trailers.end()) leader.assign(it->second.data(), it->second.size());
+      if (!leader.empty() || s.error_message().rfind("not the leader", 0) == 0) {
+        if (targets.NotLeader(leader)) continue;  // ask the leader at once, same request
+        SleepNs(interval / 4);
+        continue;
+      }
+    }
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+      targets.Failed();  // the next listed allotter (the same one if only one)
+    }
     // A retry keeps the sequence number (idempotent) and the first send
     // time; after three, ask afresh with new figures.
     if (++tries >= 3 || s.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||

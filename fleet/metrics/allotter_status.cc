@@ -34,8 +34,12 @@ std::string Num(double v) { return FormatValue(v); }
 
 std::string AllotterMetricsText(const AllotterView& v) {
   TextWriter w;
-  w.Family("sluice_allotter_epoch", G::kGauge, "This run's epoch (higher at every start).");
+  w.Family("sluice_allotter_epoch", G::kGauge,
+           "This run's epoch (higher at every start and every leadership won; 0 while following).");
   w.Sample(static_cast<double>(v.epoch));
+  w.Family("sluice_allotter_leading", G::kGauge,
+           "1 while this allotter divides (alone, or elected and its election lease holds).");
+  w.Sample(v.leading ? 1 : 0);
   w.Family("sluice_allotter_hosts", G::kGauge, "Hosts known: live or still holding claims.");
   w.Sample(static_cast<double>(v.hosts));
   w.Family("sluice_allotter_refreshes", G::kCounter, "Refreshes answered.");
@@ -155,16 +159,23 @@ std::string AllotterStatusJson(const TimedView& now, const std::deque<TimedView>
   return o;
 }
 
+AllotterStatus::AllotterStatus(ViewSource source, Clock clock)
+    : source_(std::move(source)), clock_(std::move(clock)) {}
+
 AllotterStatus::AllotterStatus(const Allotter* allotter, std::mutex* mu, Clock clock)
-    : allotter_(allotter), allotter_mu_(mu), clock_(std::move(clock)) {}
+    : AllotterStatus(
+          [allotter, mu](int64_t now) {
+            std::lock_guard<std::mutex> lock(*mu);
+            return allotter->View(now);
+          },
+          std::move(clock)) {}
 
 AllotterStatus::~AllotterStatus() { Stop(); }
 
 TimedView AllotterStatus::Take() {
-  std::lock_guard<std::mutex> lock(*allotter_mu_);
   TimedView t;
   t.at_ns = clock_();
-  t.view = allotter_->View(t.at_ns);
+  t.view = source_(t.at_ns);
   return t;
 }
 

@@ -40,6 +40,10 @@ std::string AllotterStatusJson(const TimedView& now, const std::deque<TimedView>
 class AllotterStatus {
  public:
   using Clock = std::function<int64_t()>;
+  // The figures at `now` (thread-safe: called from the HTTP and sampler
+  // threads), e.g. Leadership::View.
+  using ViewSource = std::function<AllotterView(int64_t now)>;
+  AllotterStatus(ViewSource source, Clock clock);
   // REQUIRES: `allotter` and `mu` outlive this; every other use of
   // `allotter` holds `mu`.
   AllotterStatus(const Allotter* allotter, std::mutex* mu, Clock clock);
@@ -60,8 +64,7 @@ class AllotterStatus {
  private:
   TimedView Take();
 
-  const Allotter* allotter_;
-  std::mutex* allotter_mu_;
+  ViewSource source_;
   Clock clock_;
   HttpServer http_;
   std::mutex mu_;  // guards history_ and stop_

@@ -143,6 +143,13 @@ MUTATIONS = [
         "live_change_test", L + "*_shares",
         "decisions past a global limiter's share end keep its amount (no fallback, no 0)",
         cheap=True),
+    Mutation(
+        "leader-ignores-its-lease", "fleet/allotter/leadership.cc",
+        "  if (allotter_ && now_ns < valid_until_) return allotter_->Refresh(in, now_ns);\n",
+        "  if (allotter_) return allotter_->Refresh(in, now_ns);  // MUTATION: past its lease\n",
+        "fleet_failover_test", "FleetFailover.*",
+        "an allotter cut off from etcd keeps dividing after its election lease may have lapsed "
+        "(two leaders divide)"),
 ]
 
 def log(msg):
