@@ -276,8 +276,10 @@ def test_both_daemons_serve_metrics_that_parse_and_match(tmp_path, daemons, name
         assert tal[fam] == "counter", fam
     for fam in ("sluice_allotter_limit", "sluice_allotter_wanted", "sluice_allotter_handed_out",
                 "sluice_allotter_waste", "sluice_allotter_headroom", "sluice_allotter_learning",
-                "sluice_allotter_hosts", "sluice_allotter_epoch", "sluice_allotter_host_share"):
+                "sluice_allotter_hosts", "sluice_allotter_epoch", "sluice_allotter_host_share",
+                "sluice_allotter_leading"):
         assert tal[fam] == "gauge", fam
+    assert val(al, "sluice_allotter_leading") == 1  # alone: always the leader
     r = dict(resource="api")
     assert val(al, "sluice_allotter_limit", **r) == 100
     assert val(al, "sluice_allotter_reserved", **r) == 10
