@@ -1,10 +1,13 @@
 // sluice-allotter --config FILE: the gRPC shell over the Allotter library.
 // Exit 2 with one clear line on a bad config or command line, 1 when the
-// address cannot be bound.
+// address cannot be bound. SIGHUP reloads the config (kept on error);
+// SIGTERM / SIGINT stop serving and exit 0.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <time.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -15,7 +18,11 @@
 
 #include "allotter.h"
 #include "convert.h"
+#include "log.h"
+#include "server_limits.h"
 #include "sluice_fleet.grpc.pb.h"
+#include "tls.h"
+#include "token.h"
 
 namespace sluice::fleet {
 namespace {
@@ -26,10 +33,7 @@ int64_t MonotonicNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-void LogLine(const std::string& line) {
-  std::fprintf(stderr, "sluice-allotter: %s\n", line.c_str());
-  std::fflush(stderr);
-}
+void LogLine(const std::string& line) { Log(LogLevel::kInfo, line); }
 
 grpc::StatusCode ToGrpc(Code c) {
   switch (c) {
@@ -47,37 +51,95 @@ class Service final : public v1::Allotter::Service {
   Service(sluice::fleet::Allotter* allotter, std::string token)
       : allotter_(allotter), token_(std::move(token)) {}
 
-  grpc::Status Refresh(grpc::ServerContext*, const v1::RefreshRequest* req,
+  grpc::Status Refresh(grpc::ServerContext* ctx, const v1::RefreshRequest* req,
                        v1::RefreshReply* reply) override {
-    if (!token_.empty() && !SameToken(req->token())) {
-      LogLine("refused a refresh: bad token");
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad token");
-    }
     const RefreshIn in = FromProto(*req);
     std::lock_guard<std::mutex> lock(mu_);
+    if (!token_.empty() && !SameToken(token_, req->token())) {
+      // Counted; logged at the 1st, 2nd, 4th, 8th, ... refusal (a flood of
+      // bad calls must not flood the log).
+      const uint64_t n = ++refused_;
+      if ((n & (n - 1)) == 0) {
+        Log(LogLevel::kWarn, "refused a refresh from " + ctx->peer() + ": bad token (" +
+                                 std::to_string(n) + " refused so far)");
+      }
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad token");
+    }
     StatusOr<RefreshOut> out = allotter_->Refresh(in, MonotonicNs());
     if (!out.ok()) return grpc::Status(ToGrpc(out.status().code()), out.status().message());
     ToProto(*out, reply);
     return grpc::Status::OK;
   }
 
- private:
-  bool SameToken(const std::string& t) const {
-    unsigned char diff = t.size() == token_.size() ? 0 : 1;
-    for (size_t i = 0; i < token_.size(); ++i) {
-      diff |= static_cast<unsigned char>(token_[i] ^ (i < t.size() ? t[i] : 0));
-    }
-    return diff == 0;
+  // SIGHUP: a new config and token, applied together (the old kept on error).
+  Status Reload(AllotterConfig next, std::string token) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (Status s = allotter_->Reconfigure(std::move(next), MonotonicNs()); !s.ok()) return s;
+    token_ = std::move(token);
+    return Status::OK();
   }
 
+ private:
   std::mutex mu_;
   sluice::fleet::Allotter* allotter_;
-  std::string token_;
+  std::string token_;     // empty: --insecure
+  uint64_t refused_ = 0;  // calls refused for their token
 };
 
+constexpr const char* kUsage =
+    "usage: sluice-allotter --config FILE [--insecure] [--log-level LEVEL] [--log-json]\n";
+
 int Usage() {
-  std::fputs("usage: sluice-allotter --config FILE\n", stderr);
+  std::fputs(kUsage, stderr);
   return 2;
+}
+
+// The token the config names, permissions checked; "" with --insecure and
+// no token_file. Errors name the file.
+StatusOr<std::string> TokenFor(const AllotterConfig& cfg, bool insecure) {
+  if (cfg.token_file.empty()) {
+    if (insecure) return std::string();
+    return Status(Code::kInvalidArgument,
+                  cfg.source + ": token_file is required (or start with --insecure)");
+  }
+  return ReadTokenFile(cfg.token_file);
+}
+
+// SIGHUP: reads, validates and applies the config anew; keeps the old one
+// on any error (logged with its FILE:LINE:COL).
+void Reload(const std::string& path, bool insecure, const AllotterConfig& running,
+            Service* service) {
+  StatusOr<AllotterConfig> next = LoadAllotterConfig(path);
+  if (!next.ok()) {
+    Log(LogLevel::kError, "reload refused, config unchanged: " + next.status().message());
+    return;
+  }
+  if (next->listen != running.listen || next->tls_cert != running.tls_cert ||
+      next->tls_key != running.tls_key || next->tls_ca != running.tls_ca) {
+    Log(LogLevel::kError, "reload refused, config unchanged: " + path +
+                              ": listen and tls_* take effect only at a restart");
+    return;
+  }
+  StatusOr<std::string> token = TokenFor(*next, insecure);
+  if (!token.ok()) {
+    Log(LogLevel::kError, "reload refused, config unchanged: " + token.status().message());
+    return;
+  }
+  for (const std::string& w : next->warnings) Log(LogLevel::kWarn, w);
+  if (Status s = service->Reload(std::move(*next), std::move(*token)); !s.ok()) {
+    Log(LogLevel::kError, "reload refused, config unchanged: " + s.message());
+    return;
+  }
+  Log(LogLevel::kInfo, "reloaded " + path);
+}
+
+// Idle connections each hold a descriptor: take the hard limit.
+void RaiseDescriptorLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
 }
 
 int Main(int argc, char** argv) {
@@ -87,19 +149,29 @@ int Main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::string config_path;
+  std::string config_path, log_level = "info";
+  bool insecure = false, log_json = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else if (a.rfind("--config=", 0) == 0) {
       config_path = a.substr(9);
+    } else if (a == "--insecure") {
+      insecure = true;
+    } else if (a == "--log-level" && i + 1 < argc) {
+      log_level = argv[++i];
+    } else if (a == "--log-json") {
+      log_json = true;
     } else if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
       std::fputs(
-          "usage: sluice-allotter --config FILE\n"
           "Divides each fleet-wide limit of FILE (allotter.toml, docs/fleet.md) among the\n"
-          "hosts whose sluice-forwarder refreshes here. Logs to stderr.\n",
+          "hosts whose sluice-forwarder refreshes here. Forwarders must send the token of\n"
+          "token_file unless --insecure. Logs to stderr (LEVEL: debug, info, warn, error;\n"
+          "--log-json: one JSON object per line). SIGHUP reloads FILE.\n",
           stdout);
       return 0;
     } else {
@@ -107,30 +179,39 @@ int Main(int argc, char** argv) {
     }
   }
   if (config_path.empty()) return Usage();
+  if (Status s = SetupLog("sluice-allotter", log_level, log_json); !s.ok()) {
+    std::fprintf(stderr, "sluice-allotter: %s\n", s.message().c_str());
+    return 2;
+  }
   StatusOr<AllotterConfig> cfg = LoadAllotterConfig(config_path);
   if (!cfg.ok()) {
     std::fprintf(stderr, "sluice-allotter: %s\n", cfg.status().message().c_str());
     return 2;
   }
-  for (const std::string& w : cfg->warnings) LogLine("warning: " + w);
-  std::string token;
-  if (!cfg->token_file.empty()) {
-    std::ifstream f(cfg->token_file);
-    if (!f) {
-      std::fprintf(stderr, "sluice-allotter: %s: cannot read token_file\n",
-                   cfg->token_file.c_str());
-      return 2;
-    }
-    std::getline(f, token);
+  for (const std::string& w : cfg->warnings) Log(LogLevel::kWarn, w);
+  StatusOr<std::string> token = TokenFor(*cfg, insecure);
+  if (!token.ok()) {
+    std::fprintf(stderr, "sluice-allotter: %s\n", token.status().message().c_str());
+    return 2;
   }
+  if (token->empty()) Log(LogLevel::kWarn, "--insecure: serving forwarders without a token");
+  StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+      MakeServerCredentials({cfg->tls_cert, cfg->tls_key, cfg->tls_ca});
+  if (!creds.ok()) {
+    std::fprintf(stderr, "sluice-allotter: %s: %s\n", config_path.c_str(),
+                 creds.status().message().c_str());
+    return 2;
+  }
+  RaiseDescriptorLimit();
   const std::string listen = cfg->listen;
+  const AllotterConfig running = *cfg;  // what a reload may not change
   const uint64_t epoch = NewEpoch();
   sluice::fleet::Allotter allotter(std::move(*cfg), epoch, MonotonicNs(), LogLine);
-  Service service(&allotter, token);
+  Service service(&allotter, *token);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(4 << 20);
+  builder.AddListeningPort(listen, *creds, &port);
+  ApplyServerLimits(ServerLimits{}, &builder);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
@@ -145,7 +226,9 @@ int Main(int argc, char** argv) {
           ", epoch " + std::to_string(epoch) + ", learning what hosts hold");
   std::thread waiter([&] {
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+      Reload(config_path, insecure, running, &service);
+    }
     LogLine(std::string("stopping (") + strsignal(sig) + ")");
     // Calls in flight get a moment to finish, then are cancelled.
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
