@@ -42,8 +42,8 @@ TEST_F(FleetOps, AllotterReloadMovesSharesAndKeepsTheOldConfigOnError) {
   const pid_t a = Start("sluice-allotter", {"--config", cfg, "--log-json"}, "a.log");
   testing::ScopedNamespace ns("ops-reload");
   Write("host.toml", BudgetToml(ns.ns(), port, tok));
-  const pid_t f = Start("sluice-forwarder", {"--budget", Path("host.toml"), "--host-id", "h1"},
-                        "f.log");
+  const pid_t f =
+      Start("sluice-forwarder", {"--budget", Path("host.toml"), "--host-id", "h1"}, "f.log");
   // Alone, after learning (lease + tail ~1.1 s), the host holds the limit.
   auto amount_is = [&](uint64_t want) {
     return testing::WaitFor(
@@ -123,7 +123,8 @@ TEST_F(FleetOps, ForwarderReloadFollowsANewAllotterAndKeepsTheOldBudgetOnError) 
   // A bad budget file: refused with its position, the old link kept.
   Write("host.toml", BudgetToml(ns.ns(), port_b, tok_b) + "bogus = 1\n");
   kill(f, SIGHUP);
-  EXPECT_TRUE(LogHas("f.log", "reload refused, budget unchanged: " + budget + ":")) << Read("f.log");
+  EXPECT_TRUE(LogHas("f.log", "reload refused, budget unchanged: " + budget + ":"))
+      << Read("f.log");
   ASSERT_TRUE(Refreshes(ns.ns(), 2, seconds(10)));
   EXPECT_EQ(Figures(ns.ns())->epoch, epoch_a);
   // The new allotter and its token: the host follows it (a higher epoch).

@@ -58,10 +58,11 @@ class FleetOps : public ::testing::Test {
   }
   // allotter.toml dividing a sliding "api" of `limit` per 100 ms.
   static std::string AllotterToml(int port, uint64_t limit, const std::string& extra = "",
-                                  const std::string& algorithm = "algorithm = \"sliding\"\n"
-                                                                 "window = \"100ms\"\n") {
-    return "listen = \"127.0.0.1:" + std::to_string(port) + "\"\n" + extra +
-           "[resources.api]\n" + algorithm + "limit = " + std::to_string(limit) +
+                                  const std::string& algorithm =
+                                      "algorithm = \"sliding\"\n"
+                                      "window = \"100ms\"\n") {
+    return "listen = \"127.0.0.1:" + std::to_string(port) + "\"\n" + extra + "[resources.api]\n" +
+           algorithm + "limit = " + std::to_string(limit) +
            "\nlease = \"1s\"\nrefresh = \"200ms\"\n";
   }
   // A host's budget file: its global "api" and the [allotter] link.
