@@ -7,10 +7,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include <atomic>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <sstream>
 #include <string>

@@ -12,7 +12,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -92,14 +92,15 @@ std::vector<std::string> GlobalLimiters(const Budget& b) {
 // SIGHUP: the budget file read, validated and applied whole, as at start;
 // a new [allotter] link. On any error the old file stays in force (logged
 // with its FILE:LINE:COL).
-void Reload(const std::string& path, const std::string& ns, Forwarder* fwd, Link* link) {
+void Reload(const std::string& path, const std::optional<std::string>& ns, Forwarder* fwd,
+            Link* link) {
   auto refuse = [&](const std::string& why) {
     Log(LogLevel::kError, "reload refused, budget unchanged: " + why);
   };
   StatusOr<Budget> budget = LoadBudgetFile(path);
   if (!budget.ok()) return refuse(budget.status().message());
   if (!budget->allotter) return refuse(path + ": no [allotter] table");
-  if (budget->ns.value_or(ns) != ns) {
+  if (budget->ns != ns) {
     return refuse(path + ": namespace changed; a new namespace needs a restart");
   }
   StatusOr<Link> next = MakeLink(*budget->allotter);
@@ -197,7 +198,7 @@ int Main(int argc, char** argv) {
   std::string last_failure;
   fwd.Next();
   while (!g_stop.load()) {
-    if (g_reload.exchange(false)) Reload(budget_path, report->ns, &fwd, &*link);
+    if (g_reload.exchange(false)) Reload(budget_path, budget->ns, &fwd, &*link);
     v1::RefreshRequest req;
     ToProto(fwd.current(), link->token, &req);
     req.set_age_ns(host->Now() - fwd.sent_ns());
