@@ -18,6 +18,7 @@
 #include "convert.h"
 #include "log.h"
 #include "server_limits.h"
+#include "service_notify.h"
 #include "sluice_fleet.grpc.pb.h"
 #include "tls.h"
 #include "token.h"
@@ -222,11 +223,15 @@ int Main(int argc, char** argv) {
   }
   LogLine("listening on " + listen.substr(0, listen.rfind(':')) + ":" + std::to_string(port) +
           ", epoch " + std::to_string(epoch) + ", learning what hosts hold");
+  NotifyReady("listening on port " + std::to_string(port));
   std::thread waiter([&] {
     int sig = 0;
     while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+      NotifyReloading();
       Reload(config_path, insecure, running, &service);
+      NotifyReady("serving");
     }
+    NotifyStopping();
     LogLine(std::string("stopping (") + strsignal(sig) + ")");
     // Calls in flight get a moment to finish, then are cancelled.
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));

@@ -19,6 +19,7 @@
 #include "convert.h"
 #include "forwarder.h"
 #include "log.h"
+#include "service_notify.h"
 #include "sluice/admin/budget_apply.h"
 #include "sluice/admin/budget_file.h"
 #include "sluice/duration.h"
@@ -196,9 +197,15 @@ int Main(int argc, char** argv) {
   int tries = 0;
   bool connected = false;
   std::string last_failure;
+  // Ready once the budget file is applied: workers can attach.
+  NotifyReady("applied " + budget_path);
   fwd.Next();
   while (!g_stop.load()) {
-    if (g_reload.exchange(false)) Reload(budget_path, budget->ns, &fwd, &*link);
+    if (g_reload.exchange(false)) {
+      NotifyReloading();
+      Reload(budget_path, budget->ns, &fwd, &*link);
+      NotifyReady("refreshing");
+    }
     v1::RefreshRequest req;
     ToProto(fwd.current(), link->token, &req);
     req.set_age_ns(host->Now() - fwd.sent_ns());
@@ -239,6 +246,7 @@ int Main(int argc, char** argv) {
       SleepNs(interval / 4);
     }
   }
+  NotifyStopping();
   LogLine("stopping; the shares stay in force until their leases end");
   return 0;
 }

@@ -1,7 +1,11 @@
 // The daemons' operations on 127.0.0.1: the token (owner-only file,
 // required unless --insecure), SIGHUP reloads of both daemons (applied
 // live, refused whole and logged with FILE:LINE:COL on error), SIGTERM
-// (the forwarder leaves its shares in force), and JSON logs.
+// (the forwarder leaves its shares in force), JSON logs, and systemd's
+// readiness protocol (NOTIFY_SOCKET).
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "ops_fixture.h"
 
 namespace sluice::fleet {
@@ -138,6 +142,66 @@ TEST_F(FleetOps, ForwarderReloadFollowsANewAllotterAndKeepsTheOldBudgetOnError) 
   Write("token-b", "wrong\n");
   kill(f, SIGHUP);
   EXPECT_TRUE(LogHas("b.log", "bad token (1 refused so far)")) << Read("b.log");
+}
+
+// The datagrams a daemon sends to NOTIFY_SOCKET, read with a deadline.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+    bound_ = bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    timeval tv{10, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~NotifySocket() { close(fd_); }
+  bool bound() const { return bound_; }
+  // The next message ("" after 10 s without one).
+  std::string Next() {
+    char buf[4096];
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool bound_ = false;
+};
+
+TEST_F(FleetOps, BothDaemonsTellSystemdWhenReadyReloadingAndStopping) {
+  NotifySocket sock(Path("notify"));
+  ASSERT_TRUE(sock.bound());
+  const int port = FreeLoopbackPort();
+  const std::string tok = "token_file = \"" + Write("token", "s3cret\n") + "\"\n";
+  Write("a.toml", AllotterToml(port, 100, tok));
+  setenv("NOTIFY_SOCKET", Path("notify").c_str(), 1);
+  const pid_t a = Start("sluice-allotter", {"--config", Path("a.toml")}, "a.log");
+  unsetenv("NOTIFY_SOCKET");
+  EXPECT_EQ(sock.Next(), "READY=1\nSTATUS=listening on port " + std::to_string(port));
+  kill(a, SIGHUP);
+  EXPECT_EQ(sock.Next(), "RELOADING=1");
+  EXPECT_EQ(sock.Next(), "READY=1\nSTATUS=serving");
+  kill(a, SIGTERM);
+  EXPECT_EQ(sock.Next(), "STOPPING=1");
+  EXPECT_EQ(Wait(a), 0);
+
+  Start("sluice-allotter", {"--config", Path("a.toml")}, "a2.log");
+  testing::ScopedNamespace ns("ops-notify");
+  const std::string budget = Write("host.toml", BudgetToml(ns.ns(), port, tok));
+  setenv("NOTIFY_SOCKET", Path("notify").c_str(), 1);
+  const pid_t f = Start("sluice-forwarder", {"--budget", budget}, "f.log");
+  unsetenv("NOTIFY_SOCKET");
+  EXPECT_EQ(sock.Next(), "READY=1\nSTATUS=applied " + budget);
+  EXPECT_TRUE(Figures(ns.ns()).ok()) << "ready means applied: workers can attach";
+  kill(f, SIGHUP);
+  EXPECT_EQ(sock.Next(), "RELOADING=1");
+  EXPECT_EQ(sock.Next(), "READY=1\nSTATUS=refreshing");
+  kill(f, SIGTERM);
+  EXPECT_EQ(sock.Next(), "STOPPING=1");
+  EXPECT_EQ(Wait(f), 0);
 }
 
 }  // namespace
