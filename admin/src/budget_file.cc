@@ -96,15 +96,22 @@ Status ParseAllotter(const toml::node& n, std::string_view source, AllotterConfi
                        "list of them");
       }
       out->address = list;
-    } else if (key.str() == "token_file") {
+    } else if (key.str() == "token_file" || key.str() == "tls_cert" || key.str() == "tls_key" ||
+               key.str() == "tls_ca") {
       if (!value.is_string() || value.value_or<std::string_view>("").empty()) {
-        return Invalid(source, value.source(), "token_file must be a non-empty path string");
+        return Invalid(source, value.source(),
+                       std::string(key.str()) + " must be a non-empty path string");
       }
-      out->token_file = value.value_or<std::string>("");
+      std::string* field = key.str() == "token_file" ? &out->token_file
+                           : key.str() == "tls_cert" ? &out->tls_cert
+                           : key.str() == "tls_key"  ? &out->tls_key
+                                                     : &out->tls_ca;
+      *field = value.value_or<std::string>("");
     } else {
       return Invalid(source, key.source(),
                      "unknown key '" + Printable(key.str()) +
-                         "' in [allotter] (expected address, token_file)");
+                         "' in [allotter] (expected address, token_file, tls_cert, tls_key, "
+                         "tls_ca)");
     }
   }
   if (!addr) return Invalid(source, t->source(), "missing key 'address' in [allotter]");

@@ -90,6 +90,14 @@ bool Printable(std::string_view s) {
 
 int64_t Positive(int64_t v) { return v > 0 ? v : 0; }
 
+// How long after a start every grant of an earlier run has lapsed and
+// drained (invariant 3).
+int64_t LearnNs(const ResourceConfig& rc) {
+  int64_t d = Stretch(rc.lease_ns) + rc.TailNs();
+  if (rc.reserved > 0) d += Stretch(rc.fallback_for_ns);
+  return d;
+}
+
 void AddClaim(std::vector<Allotter::Claim>* v, uint64_t amount, int64_t until, int64_t now) {
   if (amount == 0 || until <= now) return;
   v->push_back({amount, until});
@@ -111,8 +119,7 @@ Allotter::Allotter(AllotterConfig config, uint64_t epoch, int64_t start_ns, Logg
     const ResourceConfig& rc = config_.resources[i];
     index_[rc.name] = i;
     auto p = std::make_unique<Pool>();
-    p->learn_end = start_ns_ + Stretch(rc.lease_ns) + rc.TailNs();
-    if (rc.reserved > 0) p->learn_end += Stretch(rc.fallback_for_ns);
+    p->learn_end = start_ns_ + LearnNs(rc);
     pools_.push_back(std::move(p));
     max_refresh = std::max(max_refresh, rc.refresh_ns);
   }
@@ -123,6 +130,74 @@ Allotter::~Allotter() = default;
 
 void Allotter::Log(const std::string& line) {
   if (log_) log_(line);
+}
+
+Status Allotter::Reconfigure(AllotterConfig next, int64_t now_ns) {
+  // Validate whole first: on error nothing changes.
+  for (const ResourceConfig& old : config_.resources) {
+    const auto it = std::find_if(next.resources.begin(), next.resources.end(),
+                                 [&](const ResourceConfig& r) { return r.name == old.name; });
+    if (it == next.resources.end()) {
+      return Status(Code::kInvalidArgument,
+                    next.source + ": resource '" + old.name +
+                        "' was removed; removing a resource needs a restart of the allotter");
+    }
+    if (it->spec.algorithm != old.spec.algorithm) {
+      return Status(Code::kInvalidArgument,
+                    next.source + ": resource '" + old.name + "' changed its algorithm from " +
+                        AlgorithmName(old.spec.algorithm) + " to " +
+                        AlgorithmName(it->spec.algorithm) +
+                        "; refused (the hosts' budget files must change too: restart)");
+    }
+  }
+  // Existing resources keep their index (hosts' Held slots), new ones follow.
+  std::vector<ResourceConfig> ordered(config_.resources.size());
+  for (ResourceConfig& r : next.resources) {
+    auto it = index_.find(r.name);
+    if (it != index_.end()) {
+      ordered[it->second] = std::move(r);
+      continue;
+    }
+    index_[r.name] = ordered.size();
+    auto p = std::make_unique<Pool>();
+    p->learn_end = start_ns_ + LearnNs(r);
+    pools_.push_back(std::move(p));
+    Log("resource " + r.name + " added: " + r.spec.Describe());
+    ordered.push_back(std::move(r));
+  }
+  int64_t max_refresh = 0;
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    const ResourceConfig& rc = ordered[i];
+    Pool& pool = *pools_[i];
+    max_refresh = std::max(max_refresh, rc.refresh_ns);
+    pool.dirty = true;  // recount and divide by the new amounts at the next refresh
+    if (i >= config_.resources.size()) continue;
+    const ResourceConfig& old = config_.resources[i];
+    // Claims were counted with the old tail: a longer one extends them (the
+    // hosts may be counting longer than assumed); a shorter one is ignored
+    // (safe: claims only overstate).
+    const int64_t longer = rc.TailNs() - old.TailNs();
+    if (longer > 0) {
+      for (Held* h : pool.helds) {
+        h->share_until += longer;
+        h->fallback_until += longer;
+        for (Claim& c : h->past_share) c.until_ns += longer;
+        for (Claim& c : h->past_fallback) c.until_ns += longer;
+      }
+    }
+    pool.learn_end = std::max(pool.learn_end, start_ns_ + LearnNs(rc));
+    if (old.Amount() != rc.Amount() || old.reserved != rc.reserved) {
+      Log("resource " + rc.name + ": " + std::to_string(old.Amount()) + " -> " +
+          std::to_string(rc.Amount()) + " (reserved " + std::to_string(old.reserved) + " -> " +
+          std::to_string(rc.reserved) + "), committed now " +
+          std::to_string(CommittedShares(i, now_ns)));
+    }
+  }
+  for (auto& [id, host] : hosts_) host->held.resize(ordered.size());
+  next.resources = std::move(ordered);
+  config_ = std::move(next);
+  alive_ns_ = 2 * max_refresh;
+  return Status::OK();
 }
 
 bool Allotter::Learning(int64_t now_ns) const {

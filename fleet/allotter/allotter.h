@@ -163,6 +163,15 @@ class Allotter {
   // reply.
   StatusOr<RefreshOut> Refresh(const RefreshIn& in, int64_t now_ns);
 
+  // Applies a changed config live at `now_ns` (SIGHUP). Every resource keeps
+  // its algorithm and none is removed (kInvalidArgument naming the first one
+  // otherwise; nothing changes); new resources are added. Claims already
+  // made stay counted until they lapse or drain (a longer tail extends
+  // them), so a lowered limit shrinks first: new grants only fit into what
+  // the new limit leaves, and Σ commitments falls under it within one
+  // lease + fallback_for + tail. A raised limit is grown into at once.
+  Status Reconfigure(AllotterConfig config, int64_t now_ns);
+
   uint64_t epoch() const { return epoch_; }
   const AllotterConfig& config() const { return config_; }
   bool Learning(int64_t now_ns) const;

@@ -54,6 +54,20 @@ StatusOr<RefreshOut> Leadership::Refresh(const RefreshIn& in, int64_t now_ns, st
                                     : "not the leader; the leader is " + leader_);
 }
 
+Status Leadership::Reconfigure(AllotterConfig next, int64_t now_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (allotter_) {
+    if (Status s = allotter_->Reconfigure(next, now_ns); !s.ok()) return s;
+  }
+  config_ = std::move(next);
+  return Status::OK();
+}
+
+AllotterConfig Leadership::config() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return config_;
+}
+
 bool Leadership::Leading(int64_t now_ns) const {
   std::lock_guard<std::mutex> lock(mu_);
   return allotter_ && now_ns < valid_until_;

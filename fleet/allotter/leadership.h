@@ -49,15 +49,19 @@ class Leadership {
   // (empty: none known).
   StatusOr<RefreshOut> Refresh(const RefreshIn& in, int64_t now_ns, std::string* leader);
 
+  // SIGHUP: the leader's Allotter::Reconfigure (refused whole, nothing
+  // changed, on error); the config every later leadership starts from.
+  Status Reconfigure(AllotterConfig next, int64_t now_ns);
+
   bool Leading(int64_t now_ns) const;
   // The allotter's figures (metrics); while following, `leading` false and
   // nothing else.
   AllotterView View(int64_t now_ns) const;
   uint64_t epoch() const;  // 0 while following
-  const AllotterConfig& config() const { return config_; }
+  AllotterConfig config() const;
 
  private:
-  const AllotterConfig config_;
+  AllotterConfig config_;  // guarded by mu_
   Allotter::Logger log_;
   mutable std::mutex mu_;
   std::unique_ptr<Allotter> allotter_;  // null while following

@@ -54,6 +54,9 @@ class Forwarder {
 
   uint64_t epoch() const { return epoch_; }
 
+  // The global limiters the next request reports (a reloaded budget file).
+  void SetLimiters(std::vector<std::string> limiters) { options_.limiters = std::move(limiters); }
+
  private:
   void Log(const std::string& line);
   // Permits asked per second over the last kDemandSpanNs of `asked` samples

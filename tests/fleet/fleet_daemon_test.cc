@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -150,6 +151,7 @@ v1::RefreshRequest Request(const std::string& host, uint64_t instance, uint64_t 
 TEST_F(FleetDaemon, AnswersRefusesAndStops) {
   const int port = fleet::FreeLoopbackPort();
   const std::string token = Write("token", "s3cret\n");
+  chmod(token.c_str(), 0600);  // refused if group or others may read it
   const std::string cfg = Write(
       "a.toml", "listen = \"127.0.0.1:" + std::to_string(port) + "\"\ntoken_file = \"" + token +
                     "\"\n[resources.api]\nalgorithm = \"sliding\"\nlimit = 100\nwindow = "
