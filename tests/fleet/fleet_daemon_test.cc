@@ -124,7 +124,7 @@ TEST_F(FleetDaemon, BadElectionFlagsExitTwo) {
   };
   int i = 0;
   for (const auto& [flags, message] : cases) {
-    std::vector<std::string> args{"--config", cfg};
+    std::vector<std::string> args{"--config", cfg, "--insecure"};
     args.insert(args.end(), flags.begin(), flags.end());
     AllotterProcess p(args, dir_ + "/err" + std::to_string(i++));
     EXPECT_EQ(p.Wait(std::chrono::seconds(20)), 2) << flags[0];

@@ -165,7 +165,7 @@ TEST(FleetFailover, StandbyLeadsWithinTheTtlAndTheFleetStaysUnderTheLimit) {
   auto allotter = [&](int a) {
     return fleet::SpawnLogged(
         {bin + "/sluice-allotter", "--config", dir + "/allotter" + std::to_string(a) + ".toml",
-         "--etcd", etcd_url[a], "--election-ttl", std::to_string(kTtlS)},
+         "--insecure", "--etcd", etcd_url[a], "--election-ttl", std::to_string(kTtlS)},
         dir + "/allotter" + std::to_string(a) + ".log");
   };
   pid_t apid[2];

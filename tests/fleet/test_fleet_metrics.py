@@ -159,7 +159,7 @@ def start_fleet(tmp_path, daemons, namespaces, hosts):
     the allotter's metrics port and {host: (namespace, metrics port)}."""
     port, aport = free_port(), free_port()
     (tmp_path / "allotter.toml").write_text(ALLOTTER.format(port=port))
-    daemons.start("sluice-allotter", "--config", str(tmp_path / "allotter.toml"),
+    daemons.start("sluice-allotter", "--config", str(tmp_path / "allotter.toml"), "--insecure",
                   "--metrics", f"127.0.0.1:{aport}")
     out = {}
     for h in hosts:
@@ -332,7 +332,8 @@ def test_both_daemons_serve_metrics_that_parse_and_match(tmp_path, daemons, name
 def test_bad_metrics_address_exits_2_with_one_line(tmp_path, value):
     (tmp_path / "a.toml").write_text(ALLOTTER.format(port=free_port()))
     (tmp_path / "b.toml").write_text(BUDGET.format(ns="fm-never", port=1))
-    for argv in ([os.path.join(BIN, "sluice-allotter"), "--config", str(tmp_path / "a.toml")],
+    for argv in ([os.path.join(BIN, "sluice-allotter"), "--config", str(tmp_path / "a.toml"),
+                  "--insecure"],
                  [os.path.join(BIN, "sluice-forwarder"), "--budget", str(tmp_path / "b.toml")]):
         r = subprocess.run(argv + ["--metrics", value], capture_output=True, text=True,
                            timeout=10)
@@ -347,7 +348,8 @@ def test_metrics_port_in_use_fails(tmp_path, namespaces):
         taken = s.getsockname()[1]
         (tmp_path / "a.toml").write_text(ALLOTTER.format(port=free_port()))
         r = subprocess.run([os.path.join(BIN, "sluice-allotter"), "--config",
-                            str(tmp_path / "a.toml"), "--metrics", f"127.0.0.1:{taken}"],
+                            str(tmp_path / "a.toml"), "--insecure", "--metrics",
+                            f"127.0.0.1:{taken}"],
                            capture_output=True, text=True, timeout=10)
         assert r.returncode == 1 and f"cannot listen on 127.0.0.1:{taken}" in r.stderr, r.stderr
 
