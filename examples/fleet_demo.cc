@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "grant_log.h"
 #include "local_daemons.h"
 #include "sluice/admin/share.h"
 #include "sluice/segment.h"
@@ -41,18 +42,6 @@ struct Shared {  // mapped shared by the workers and the parent
   int64_t at[kMaxGrants];
 };
 
-int64_t Now() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * kS + ts.tv_nsec;
-}
-
-void SleepUntil(int64_t t) {
-  timespec ts{static_cast<time_t>(t / kS), static_cast<long>(t % kS)};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
-}
-
 // Permits per second each host asks for, by phase (a third of the run each).
 double Demand(int h, int64_t at, int64_t run) {
   static const double kDemand[3][kHosts] = {{70, 20, 30}, {20, 70, 30}, {40, 40, 40}};
@@ -61,23 +50,14 @@ double Demand(int h, int64_t at, int64_t run) {
 }
 
 [[noreturn]] void Worker(const std::string& ns, int h, int64_t start, int64_t run, Shared* log) {
-  sluice::StatusOr<sluice::Limiter> lim = sluice::Status(sluice::Code::kNotFound, "");
-  while (Now() < start + 10 * kS && !lim.ok()) {
-    auto seg = sluice::Segment::Open(ns);
-    if (seg.ok()) lim = seg->Find("partner-api");
-    if (!lim.ok()) SleepUntil(Now() + 10 * kMs);
-  }
-  if (!lim.ok()) _exit(3);
-  for (int64_t t = Now(); t < start + run;) {
-    const sluice::Decision d = lim->TryAcquire(1);
-    if (d.granted) {
-      const size_t i = log->n.fetch_add(1);
-      if (i < kMaxGrants) log->at[i] = d.now_ns;
-    }
-    t += static_cast<int64_t>(1e9 * kWorkers / Demand(h, t - start, run));
-    SleepUntil(t);
-  }
-  _exit(0);
+  sluice::fleet::PacedWorker(
+      ns, "partner-api", start + 10 * kS, start + run,
+      [&](int64_t t) { return static_cast<int64_t>(1e9 * kWorkers / Demand(h, t - start, run)); },
+      [&](int64_t at) {
+        const size_t i = log->n.fetch_add(1);
+        if (i < kMaxGrants) log->at[i] = at;
+      },
+      [] { return 0; });
 }
 
 }  // namespace
@@ -109,7 +89,7 @@ int main(int argc, char** argv) {
       "sluice fleet demo: 3 hosts share %llu per second through sluice-allotter "
       "(127.0.0.1:%d); logs in %s\n",
       static_cast<unsigned long long>(kLimit), port, dir.c_str());
-  const int64_t start = Now();
+  const int64_t start = sluice::MonotonicNowNs();
   std::vector<pid_t> daemons;
   daemons.push_back(sluice::fleet::SpawnLogged(
       {bin + "/sluice-allotter", "--config", dir + "/allotter.toml", "--insecure"},
@@ -131,7 +111,7 @@ int main(int argc, char** argv) {
   std::printf("  time   demand (host0/1/2)   share host0 host1 host2   fleet rate\n");
   size_t seen = 0;
   for (int64_t t = start + kS; t <= start + run; t += kS) {
-    SleepUntil(t);
+    sluice::fleet::SleepUntilNs(t);
     std::string shares;
     for (int h = 0; h < kHosts; ++h) {
       char buf[32] = "    -";
@@ -160,12 +140,8 @@ int main(int argc, char** argv) {
   }
   std::vector<int64_t> all(log->at, log->at + std::min(log->n.load(), kMaxGrants));
   std::sort(all.begin(), all.end());
-  size_t worst = 0, over = 0;
-  for (size_t i = 0, j = 0; i < all.size(); ++i) {
-    while (all[i] - all[j] >= kS) ++j;
-    worst = std::max(worst, i - j + 1);
-    if (i - j + 1 > kLimit) ++over;
-  }
+  const sluice::fleet::WindowAudit audit = sluice::fleet::AuditWindows(all, kS, kLimit);
+  const size_t worst = audit.busiest, over = audit.over;
   for (const std::string& n : ns) sluice::Segment::Remove(n);
   std::printf("audit: %zu grants; busiest 1 s interval %zu of %llu; %s\n", all.size(), worst,
               static_cast<unsigned long long>(kLimit),

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "grant_log.h"
 #include "local_daemons.h"
 #include "sluice/segment.h"
 #include "support/test_namespace.h"
@@ -40,18 +41,6 @@ constexpr int kHosts = 3;
 constexpr int kWorkersPerHost = 2;
 constexpr int64_t kRunNs = 30 * kS;
 
-int64_t Now() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * kS + ts.tv_nsec;
-}
-
-void SleepUntil(int64_t t) {
-  timespec ts{static_cast<time_t>(t / kS), static_cast<long>(t % kS)};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
-}
-
 // Permits asked per second by host `h`, `at` after the start.
 double Demand(int h, int64_t at) {
   static const double kPhaseA[kHosts] = {70, 20, 30};  // 0-10 s
@@ -62,48 +51,15 @@ double Demand(int h, int64_t at) {
   return kPhaseC[h];
 }
 
-// A worker: attaches (waiting for the forwarder to apply the budget), then
-// asks at Demand(h) / kWorkersPerHost per second until the end, writing
-// the time of every grant to `out`.
+// A worker: asks at Demand(h) / kWorkersPerHost per second until the end,
+// then writes the time of every grant to `out`.
 [[noreturn]] void Worker(const std::string& ns, int h, int64_t start, const std::string& out) {
   std::vector<int64_t> grants;
-  StatusOr<Limiter> lim = Status(Code::kNotFound, "");
-  while (Now() < start + 10 * kS) {
-    StatusOr<Segment> seg = Segment::Open(ns);
-    if (seg.ok()) {
-      lim = seg->Find("e2e-api");
-      if (lim.ok()) break;
-    }
-    SleepUntil(Now() + 10 * kMs);
-  }
-  if (!lim.ok()) _exit(3);
-  int64_t t = Now();
-  while (t < start + kRunNs) {
-    const Decision d = lim->TryAcquire(1);
-    if (d.granted) grants.push_back(d.now_ns);
-    t += static_cast<int64_t>(1e9 * kWorkersPerHost / Demand(h, t - start));
-    SleepUntil(t);
-  }
-  FILE* f = std::fopen(out.c_str(), "wb");
-  if (!f) _exit(4);
-  std::fwrite(grants.data(), sizeof(int64_t), grants.size(), f);
-  std::fclose(f);
-  _exit(0);
-}
-
-std::vector<int64_t> ReadLog(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<int64_t> v;
-  int64_t x;
-  while (in.read(reinterpret_cast<char*>(&x), sizeof x)) v.push_back(x);
-  return v;
-}
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  fleet::PacedWorker(
+      ns, "e2e-api", start + 10 * kS, start + kRunNs,
+      [&](int64_t t) { return static_cast<int64_t>(1e9 * kWorkersPerHost / Demand(h, t - start)); },
+      [&](int64_t at) { grants.push_back(at); },
+      [&] { return fleet::WriteGrantLog(out, grants) ? 0 : 4; });
 }
 
 TEST(FleetEndToEnd, NeverOverTheLimitThroughShiftsCrashesAndFreezes) {
@@ -139,7 +95,7 @@ TEST(FleetEndToEnd, NeverOverTheLimitThroughShiftsCrashesAndFreezes) {
          "--host-id", "host" + std::to_string(h)},
         dir + "/forwarder" + std::to_string(h) + ".log");
   };
-  const int64_t start = Now();
+  const int64_t start = MonotonicNowNs();
   pid_t allotter_pid = allotter();
   std::vector<pid_t> fwd(kHosts);
   for (int h = 0; h < kHosts; ++h) fwd[h] = forwarder(h);
@@ -154,24 +110,24 @@ TEST(FleetEndToEnd, NeverOverTheLimitThroughShiftsCrashesAndFreezes) {
     }
   }
   // The scenario.
-  SleepUntil(start + 16 * kS);
+  fleet::SleepUntilNs(start + 16 * kS);
   kill(allotter_pid, SIGKILL);
   waitpid(allotter_pid, nullptr, 0);
-  SleepUntil(start + 16 * kS + 500 * kMs);
+  fleet::SleepUntilNs(start + 16 * kS + 500 * kMs);
   allotter_pid = allotter();
-  SleepUntil(start + 20 * kS);
+  fleet::SleepUntilNs(start + 20 * kS);
   kill(fwd[2], SIGKILL);  // host2's forwarder dies for good
   waitpid(fwd[2], nullptr, 0);
-  SleepUntil(start + 22 * kS);
+  fleet::SleepUntilNs(start + 22 * kS);
   kill(fwd[0], SIGSTOP);  // host0's forwarder frozen past its 2 s lease
-  SleepUntil(start + 25 * kS);
+  fleet::SleepUntilNs(start + 25 * kS);
   kill(fwd[0], SIGCONT);
   // Workers end by themselves at kRunNs; wait for them with a deadline.
   for (pid_t p : workers) {
     int st = 0;
     while (waitpid(p, &st, WNOHANG) == 0) {
-      ASSERT_LT(Now(), start + kRunNs + 20 * kS) << "a worker did not finish";
-      SleepUntil(Now() + 10 * kMs);
+      ASSERT_LT(MonotonicNowNs(), start + kRunNs + 20 * kS) << "a worker did not finish";
+      fleet::SleepUntilNs(MonotonicNowNs() + 10 * kMs);
     }
     EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "worker status " << st;
   }
@@ -180,23 +136,11 @@ TEST(FleetEndToEnd, NeverOverTheLimitThroughShiftsCrashesAndFreezes) {
     waitpid(p, nullptr, 0);
   }
   // Offline audit of the merged log.
-  std::vector<int64_t> all;
-  for (const std::string& l : logs) {
-    const std::vector<int64_t> v = ReadLog(l);
-    all.insert(all.end(), v.begin(), v.end());
-  }
-  std::sort(all.begin(), all.end());
-  size_t over = 0, worst = 0;
-  for (size_t i = 0, j = 0; i < all.size(); ++i) {
-    while (all[i] - all[j] >= kWindow) ++j;  // (all[i] - window, all[i]]
-    const size_t n = i - j + 1;
-    worst = std::max(worst, n);
-    if (n > kLimit) ++over;
-  }
+  const std::vector<int64_t> all = fleet::MergeGrantLogs(logs);
+  const fleet::WindowAudit audit = fleet::AuditWindows(all, kWindow, kLimit);
+  const size_t over = audit.over, worst = audit.busiest;
   auto used = [&](int64_t a, int64_t b) {
-    const auto n = std::lower_bound(all.begin(), all.end(), start + b) -
-                   std::lower_bound(all.begin(), all.end(), start + a);
-    return static_cast<double>(n) / (static_cast<double>(kLimit) * (b - a) / kWindow);
+    return fleet::Utilisation(all, start + a, start + b, kWindow, kLimit);
   };
   const double phase_a = used(5 * kS, 10 * kS), phase_b = used(13 * kS, 16 * kS);
   std::printf(
@@ -205,7 +149,7 @@ TEST(FleetEndToEnd, NeverOverTheLimitThroughShiftsCrashesAndFreezes) {
       "allotter restart (16-20 s) %.1f%%, forwarder killed and frozen (20-30 s) %.1f%%\n",
       all.size(), worst, static_cast<unsigned long long>(kLimit), over, 100 * phase_a,
       100 * phase_b, 100 * used(16 * kS, 20 * kS), 100 * used(20 * kS, 30 * kS));
-  EXPECT_EQ(over, 0u) << "allotter log:\n" << Slurp(dir + "/allotter.log");
+  EXPECT_EQ(over, 0u) << "allotter log:\n" << fleet::Slurp(dir + "/allotter.log");
   EXPECT_GE(phase_a, 0.95);
   EXPECT_GE(phase_b, 0.95);
   if (!HasFailure())

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "etcd_election.h"
+#include "grant_log.h"
 #include "local_daemons.h"
 #include "local_etcd.h"
 #include "sluice/segment.h"
@@ -46,18 +47,6 @@ constexpr int kWorkersPerHost = 2;
 constexpr int64_t kRunNs = 36 * kS;
 constexpr int64_t kTtlS = 2;  // the election lease
 
-int64_t Now() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * kS + ts.tv_nsec;
-}
-
-void SleepUntil(int64_t t) {
-  timespec ts{static_cast<time_t>(t / kS), static_cast<long>(t % kS)};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
-}
-
 // Permits asked per second by host `h`, `at` after the start: more than the
 // limit in all, so that every share is used.
 double Demand(int h, int64_t at) {
@@ -66,54 +55,21 @@ double Demand(int h, int64_t at) {
   return at < 16 * kS ? kPhaseA[h] : kPhaseB[h];
 }
 
-// Attaches (waiting for the forwarder to apply the budget), asks at
-// Demand(h) / kWorkersPerHost per second until the end, writes the time of
-// every grant to `out`.
+// Asks at Demand(h) / kWorkersPerHost per second until the end, then
+// writes the time of every grant to `out`.
 [[noreturn]] void Worker(const std::string& ns, int h, int64_t start, const std::string& out) {
   std::vector<int64_t> grants;
-  StatusOr<Limiter> lim = Status(Code::kNotFound, "");
-  while (Now() < start + 10 * kS) {
-    StatusOr<Segment> seg = Segment::Open(ns);
-    if (seg.ok()) {
-      lim = seg->Find("failover-api");
-      if (lim.ok()) break;
-    }
-    SleepUntil(Now() + 10 * kMs);
-  }
-  if (!lim.ok()) _exit(3);
-  int64_t t = Now();
-  while (t < start + kRunNs) {
-    const Decision d = lim->TryAcquire(1);
-    if (d.granted) grants.push_back(d.now_ns);
-    t += static_cast<int64_t>(1e9 * kWorkersPerHost / Demand(h, t - start));
-    SleepUntil(t);
-  }
-  FILE* f = std::fopen(out.c_str(), "wb");
-  if (!f) _exit(4);
-  std::fwrite(grants.data(), sizeof(int64_t), grants.size(), f);
-  std::fclose(f);
-  _exit(0);
-}
-
-std::vector<int64_t> ReadLog(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<int64_t> v;
-  int64_t x;
-  while (in.read(reinterpret_cast<char*>(&x), sizeof x)) v.push_back(x);
-  return v;
-}
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  fleet::PacedWorker(
+      ns, "failover-api", start + 10 * kS, start + kRunNs,
+      [&](int64_t t) { return static_cast<int64_t>(1e9 * kWorkersPerHost / Demand(h, t - start)); },
+      [&](int64_t at) { grants.push_back(at); },
+      [&] { return fleet::WriteGrantLog(out, grants) ? 0 : 4; });
 }
 
 // The epochs an allotter led with, in order ("leading: epoch N" lines).
 std::vector<uint64_t> Epochs(const std::string& log) {
   std::vector<uint64_t> v;
-  const std::string text = Slurp(log);
+  const std::string text = fleet::Slurp(log);
   const std::regex re("leading: epoch ([0-9]+)");
   for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
        ++it) {
@@ -171,7 +127,7 @@ TEST(FleetFailover, StandbyLeadsWithinTheTtlAndTheFleetStaysUnderTheLimit) {
   pid_t apid[2];
   apid[0] = allotter(0);
   ASSERT_TRUE(testing::WaitFor([&] { return leader_is(addr[0]); }, std::chrono::seconds(10)))
-      << Slurp(dir + "/allotter0.log");
+      << fleet::Slurp(dir + "/allotter0.log");
   apid[1] = allotter(1);
 
   auto forwarder = [&](int h) {
@@ -180,7 +136,7 @@ TEST(FleetFailover, StandbyLeadsWithinTheTtlAndTheFleetStaysUnderTheLimit) {
          "--host-id", "host" + std::to_string(h)},
         dir + "/forwarder" + std::to_string(h) + ".log");
   };
-  const int64_t start = Now();
+  const int64_t start = MonotonicNowNs();
   std::vector<pid_t> fwd(kHosts);
   for (int h = 0; h < kHosts; ++h) {
     fwd[h] = forwarder(h);
@@ -200,25 +156,25 @@ TEST(FleetFailover, StandbyLeadsWithinTheTtlAndTheFleetStaysUnderTheLimit) {
     if (!testing::WaitFor([&] { return leader_is(address); }, std::chrono::seconds(10))) {
       return -1;
     }
-    return static_cast<double>(Now() - from) / kS;
+    return static_cast<double>(MonotonicNowNs() - from) / kS;
   };
 
   // 1. The leader A is cut off from etcd: B leads. Host 1's forwarder
   //    restarts meanwhile and finds B first (so, were A still dividing for
   //    hosts 0 and 2, two leaders would divide). The partition heals.
-  SleepUntil(start + 12 * kS);
-  const int64_t cut = Now();
+  fleet::SleepUntilNs(start + 12 * kS);
+  const int64_t cut = MonotonicNowNs();
   relay.Cut();
   const double b_after = leads_within(addr[1], cut);
-  SleepUntil(Now() + kS);
+  fleet::SleepUntilNs(MonotonicNowNs() + kS);
   kill(fwd[1], SIGKILL);
   waitpid(fwd[1], nullptr, 0);
   fwd[1] = forwarder(1);
-  SleepUntil(std::max(Now(), start + 20 * kS));
+  fleet::SleepUntilNs(std::max(MonotonicNowNs(), start + 20 * kS));
   relay.Heal();
   // 2. B is killed: A leads again.
-  SleepUntil(start + 22 * kS);
-  const int64_t killed = Now();
+  fleet::SleepUntilNs(start + 22 * kS);
+  const int64_t killed = MonotonicNowNs();
   kill(apid[1], SIGKILL);
   waitpid(apid[1], nullptr, 0);
   const double a_after = leads_within(addr[0], killed);
@@ -226,8 +182,8 @@ TEST(FleetFailover, StandbyLeadsWithinTheTtlAndTheFleetStaysUnderTheLimit) {
   for (pid_t p : workers) {
     int st = 0;
     while (waitpid(p, &st, WNOHANG) == 0) {
-      ASSERT_LT(Now(), start + kRunNs + 20 * kS) << "a worker did not finish";
-      SleepUntil(Now() + 10 * kMs);
+      ASSERT_LT(MonotonicNowNs(), start + kRunNs + 20 * kS) << "a worker did not finish";
+      fleet::SleepUntilNs(MonotonicNowNs() + 10 * kMs);
     }
     EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "worker status " << st;
   }
@@ -238,23 +194,11 @@ TEST(FleetFailover, StandbyLeadsWithinTheTtlAndTheFleetStaysUnderTheLimit) {
   etcd.reset();
 
   // Offline audit of the merged log.
-  std::vector<int64_t> all;
-  for (const std::string& l : logs) {
-    const std::vector<int64_t> v = ReadLog(l);
-    all.insert(all.end(), v.begin(), v.end());
-  }
-  std::sort(all.begin(), all.end());
-  size_t over = 0, worst = 0;
-  for (size_t i = 0, j = 0; i < all.size(); ++i) {
-    while (all[i] - all[j] >= kWindow) ++j;  // (all[i] - window, all[i]]
-    const size_t n = i - j + 1;
-    worst = std::max(worst, n);
-    if (n > kLimit) ++over;
-  }
+  const std::vector<int64_t> all = fleet::MergeGrantLogs(logs);
+  const fleet::WindowAudit audit = fleet::AuditWindows(all, kWindow, kLimit);
+  const size_t over = audit.over, worst = audit.busiest;
   auto used = [&](int64_t a, int64_t b) {
-    const auto n = std::lower_bound(all.begin(), all.end(), start + b) -
-                   std::lower_bound(all.begin(), all.end(), start + a);
-    return static_cast<double>(n) / (static_cast<double>(kLimit) * (b - a) / kWindow);
+    return fleet::Utilisation(all, start + a, start + b, kWindow, kLimit);
   };
   const std::vector<uint64_t> ea = Epochs(dir + "/allotter0.log");
   const std::vector<uint64_t> eb = Epochs(dir + "/allotter1.log");
@@ -268,7 +212,8 @@ TEST(FleetFailover, StandbyLeadsWithinTheTtlAndTheFleetStaysUnderTheLimit) {
       static_cast<long long>(kTtlS), 100 * used(7 * kS, 12 * kS), 100 * used(12 * kS, 22 * kS),
       100 * used(22 * kS, 31 * kS), 100 * used(31 * kS, 36 * kS));
   EXPECT_EQ(over, 0u) << "allotter logs:\n"
-                      << Slurp(dir + "/allotter0.log") << Slurp(dir + "/allotter1.log");
+                      << fleet::Slurp(dir + "/allotter0.log")
+                      << fleet::Slurp(dir + "/allotter1.log");
   // etcd expires a lease TTL after its last renewal, checking every 0.5 s;
   // then the standby's campaign returns and it claims its epoch.
   EXPECT_GT(b_after, 0);
@@ -276,13 +221,13 @@ TEST(FleetFailover, StandbyLeadsWithinTheTtlAndTheFleetStaysUnderTheLimit) {
   EXPECT_GT(a_after, 0);
   EXPECT_LE(a_after, kTtlS + 1.0);
   // Every leadership had a higher epoch: A, then B, then A again.
-  ASSERT_EQ(ea.size(), 2u) << Slurp(dir + "/allotter0.log");
-  ASSERT_EQ(eb.size(), 1u) << Slurp(dir + "/allotter1.log");
+  ASSERT_EQ(ea.size(), 2u) << fleet::Slurp(dir + "/allotter0.log");
+  ASSERT_EQ(eb.size(), 1u) << fleet::Slurp(dir + "/allotter1.log");
   EXPECT_LT(ea[0], eb[0]);
   EXPECT_LT(eb[0], ea[1]);
   // Cut off, A stopped dividing (forwarders kept asking it); healed, it
   // found its lease gone and followed.
-  const std::string alog = Slurp(dir + "/allotter0.log");
+  const std::string alog = fleet::Slurp(dir + "/allotter0.log");
   EXPECT_NE(alog.find("may have lapsed: not dividing"), std::string::npos) << alog;
   EXPECT_NE(alog.find("no longer leading"), std::string::npos) << alog;
   // Utilisation comes back once the new leader has learned.

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 
+#include "grant_log.h"
 #include "ops_fixture.h"
 
 namespace sluice::fleet {
@@ -24,40 +25,14 @@ constexpr int64_t kWindow = 100 * kMs;
 // Stretch(lease 1 s) + tail (one window); with a margin.
 constexpr int64_t kTransition = 1'300 * kMs;
 
-int64_t Now() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-void SleepUntil(int64_t t) {
-  timespec ts{static_cast<time_t>(t / 1'000'000'000), static_cast<long>(t % 1'000'000'000)};
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
-}
-
 // Asks 10 times a second until `fast`, then 400 times a second until `end`,
-// writing every grant's time to `out`.
+// then writes every grant's time to `out`.
 [[noreturn]] void Worker(const std::string& ns, int64_t fast, int64_t end, const std::string& out) {
-  StatusOr<Limiter> lim = Status(Code::kNotFound, "");
-  while (Now() < end) {
-    StatusOr<Segment> seg = Segment::Open(ns);
-    if (seg.ok()) lim = seg->Find("api");
-    if (lim.ok()) break;
-    SleepUntil(Now() + 10 * kMs);
-  }
-  if (!lim.ok()) _exit(3);
   std::vector<int64_t> grants;
-  for (int64_t t = Now(); t < end; t += t < fast ? 100 * kMs : 2'500'000) {
-    const Decision d = lim->TryAcquire(1);
-    if (d.granted) grants.push_back(d.now_ns);
-    SleepUntil(t);
-  }
-  FILE* f = std::fopen(out.c_str(), "wb");
-  if (!f) _exit(4);
-  std::fwrite(grants.data(), sizeof(int64_t), grants.size(), f);
-  std::fclose(f);
-  _exit(0);
+  PacedWorker(
+      ns, "api", end, end, [&](int64_t t) { return t < fast ? 100 * kMs : 2'500'000; },
+      [&](int64_t at) { grants.push_back(at); },
+      [&] { return WriteGrantLog(out, grants) ? 0 : 4; });
 }
 
 struct Change {
@@ -78,7 +53,7 @@ TEST_F(FleetOps, ALimitChangedBySighupIsNeverExceededUnderLoad) {
     Write(b + ".toml", BudgetToml(ns[h].ns(), port, tok));
     Start("sluice-forwarder", {"--budget", Path(b + ".toml"), "--host-id", b}, b + ".log");
   }
-  const int64_t start = Now();
+  const int64_t start = MonotonicNowNs();
   const int64_t end = start + 11'000 * kMs;
   std::vector<pid_t> workers;
   std::vector<std::string> logs;
@@ -104,26 +79,20 @@ TEST_F(FleetOps, ALimitChangedBySighupIsNeverExceededUnderLoad) {
     return n;
   };
   auto change = [&](int64_t at, uint64_t limit) {
-    SleepUntil(at);
+    SleepUntilNs(at);
     Write("a.toml", AllotterToml(port, limit, tok));
     const size_t before = reloads();
-    const int64_t signalled = Now();
+    const int64_t signalled = MonotonicNowNs();
     kill(a, SIGHUP);
     ASSERT_TRUE(testing::WaitFor([&] { return reloads() > before; }, seconds(5))) << Read("a.log");
-    changes.push_back({signalled, Now(), limit});
+    changes.push_back({signalled, MonotonicNowNs(), limit});
   };
   change(start + 4'000 * kMs, 10);
   change(start + 7'500 * kMs, 30);
   for (pid_t p : workers) {
     EXPECT_EQ(Wait(p, seconds(30)), 0) << "worker";
   }
-  std::vector<int64_t> all;
-  for (const std::string& l : logs) {
-    std::ifstream in(l, std::ios::binary);
-    int64_t x;
-    while (in.read(reinterpret_cast<char*>(&x), sizeof x)) all.push_back(x);
-  }
-  std::sort(all.begin(), all.end());
+  const std::vector<int64_t> all = MergeGrantLogs(logs);
   // The largest limit that may be in use at t.
   auto allowed = [&](int64_t t) {
     uint64_t m = 0;
