@@ -23,7 +23,7 @@
 namespace sluice {
 
 constexpr uint64_t kMagic = 0x31454349554C53ULL;  // "SLUICE1\0" little-endian
-constexpr uint32_t kLayoutVersion = 2;
+constexpr uint32_t kLayoutVersion = 3;
 constexpr size_t kCacheLine = 64;
 constexpr size_t kHeaderSize = 4096;
 constexpr uint32_t kMaxCapacity = 1u << 16;
@@ -162,13 +162,21 @@ constexpr uint32_t kFlagClosed = 4;  // amount 0: gcra/window keep their last
                                      // amounts as the state's units; deny all
 constexpr uint32_t kParamsWords = 32;
 
-// A sliding ring in the arena: one hint word (where to start scanning; any
-// value is safe), then `len` int64 grant times. Allocated 64-byte aligned so
-// the hint and the first 7 words share a cache line.
+// A sliding ring in the arena: a 32-byte header, then `len` int64 grant
+// times. Allocated 64-byte aligned so the header and the first 4 words
+// share a cache line. hint: where to start scanning (any value is safe).
+// free_at: no word of the ring frees before this time (a lower bound that a
+// full scan remembers; 0: unknown). free_seq: bumped by whatever can free a
+// word earlier than its expiry (a refund, a parameter change), so a scan
+// that overlapped one does not leave its bound behind (sliding.h
+// invariant 8).
 struct RingHeader {
   std::atomic<uint64_t> hint;
+  std::atomic<int64_t> free_at;
+  std::atomic<uint64_t> free_seq;
+  uint64_t reserved;
 };
-static_assert(sizeof(RingHeader) == 8);
+static_assert(sizeof(RingHeader) == 32);
 
 // One lease holder, on its own cache line. expiry > 0: held until expiry.
 // expiry <= 0: released; -expiry was its expiry. Every new value of expiry

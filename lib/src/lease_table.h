@@ -36,6 +36,10 @@
 //     and undoes itself if the parameters it used were replaced meanwhile.
 //     Its (index, next) is unique (2), so the undo can only remove its own
 //     claim, wherever the change left it.
+//  8. hint (the slot's ring_hint) is only where a claim starts scanning;
+//     any value is safe. A grant moves it past the entry it took and a
+//     release to the entry it freed, so a table where leases are taken
+//     and given back finds a free entry in O(1), however many are held.
 // Memory order: expiry CAS is acq_rel, so what the previous holder wrote
 // (owner, token, free_since) is ordered before the next claim.
 #ifndef SLUICE_SRC_LEASE_TABLE_H_

@@ -163,6 +163,9 @@ StatusOr<uint64_t> AllocateRing(Mapping& m, Algorithm algorithm, uint64_t cap) {
       return Status(Code::kCorrupt, "arena allocation out of bounds");
     }
     hdr->hint.store(0, std::memory_order_relaxed);
+    hdr->free_at.store(0, std::memory_order_relaxed);
+    hdr->free_seq.store(0, std::memory_order_relaxed);
+    hdr->reserved = 0;
     for (uint64_t i = 0; i < cap; ++i) words[i].store(kSealed, std::memory_order_relaxed);
   } else {
     auto* e = m.ArenaAt<HolderEntry>(*r, cap);
@@ -322,7 +325,8 @@ StatusOr<ActiveParams> FromRecord(const Mapping& m, SlotLayout* slot, const Para
         auto* hdr = m.ArenaAt<RingHeader>(p.ring_off, 1);
         auto* words = m.ArenaAt<std::atomic<int64_t>>(p.ring_off + sizeof(RingHeader), ring_cap);
         if (hdr == nullptr || words == nullptr) return Corrupt(*slot, "sliding ring out of bounds");
-        p.ring = {words, ring_len, s.window_ns, &hdr->hint, &slot->params_off, word};
+        p.ring = {words, ring_len,      s.window_ns,   &hdr->hint, &slot->params_off,
+                  word,  &hdr->free_at, &hdr->free_seq};
       } else {
         p.ring = {nullptr, 0, s.window_ns, nullptr, &slot->params_off, word};
       }
