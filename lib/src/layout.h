@@ -71,7 +71,8 @@ inline uint32_t StatusPid(uint64_t v) { return uint32_t(v >> 32); }
 struct alignas(kCacheLine) SlotLayout {
   // Line 0, the hot line: every decision reads params_off and CASes state
   // (gcra, window) here. Nothing else is written here on the hot path.
-  std::atomic<int64_t> state;        // gcra: TAT ns; window: idx<<24|count
+  std::atomic<int64_t> state;        // gcra: TAT ns; window: idx<<24|count;
+                                     // lease: the next waiter's ticket (lease_queue.h)
   std::atomic<uint64_t> params_off;  // the published record: ParamsWord
   std::atomic<uint64_t> token;       // lease: last fencing token issued;
                                      // window: full index of the last move
@@ -89,10 +90,12 @@ struct alignas(kCacheLine) SlotLayout {
   std::atomic<uint64_t> demand_asked;    // asked at demand_epoch_ns
   // Line 2: control.
   alignas(kCacheLine) std::atomic<uint64_t> status;
-  std::atomic<uint64_t> demand_milli;  // permits/s * 1000, last interval
-  uint64_t records_off;                // the two ParamsRecord banks (written in INIT)
-  uint64_t reserved0;
-  std::atomic<uint64_t> defined_seq;  // bumped on each define/update
+  std::atomic<uint64_t> demand_milli;   // permits/s * 1000, last interval
+  uint64_t records_off;                 // the two ParamsRecord banks (written in INIT)
+  std::atomic<uint64_t> queue_since;    // lease: when the ticket served became so
+  std::atomic<uint64_t> defined_seq;    // bumped on each define/update
+  std::atomic<uint64_t> queue_serving;  // lease: the ticket served | the tickets
+                                        // gone after it << 32 (lease_queue.h)
   // Line 3: name, written before status becomes READY (release).
   alignas(kCacheLine) char name[64];  // NUL-terminated, <= 63 chars
 };
@@ -191,6 +194,11 @@ struct alignas(kCacheLine) HolderEntry {
   std::atomic<int64_t> free_since_ns;  // released: not takeable before this
   uint64_t reserved[2];
 };
+
+// After a lease table's ring_cap HolderEntry: kWaiterSlots words, slot
+// t % kWaiterSlots naming the waiter of ticket t (pid << 32 | t), so that a
+// waiter killed while queued is moved past at once (lease_queue.h).
+constexpr uint32_t kWaiterSlots = 64;
 
 static_assert(std::is_standard_layout_v<Header>);
 static_assert(std::is_standard_layout_v<SlotLayout>);

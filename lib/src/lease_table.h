@@ -65,6 +65,8 @@ struct Table {
   // was being taken is undone (params.h invariant 3). nullptr: no check.
   const std::atomic<uint64_t>* params_off = nullptr;
   uint64_t word = 0;
+  // kWaiterSlots words naming queued waiters (lease_queue.h); nullptr: none.
+  std::atomic<uint64_t>* waiters = nullptr;
   bool Replaced() const {
     return params_off != nullptr && params_off->load(std::memory_order_acquire) != word;
   }

@@ -140,7 +140,7 @@ uint64_t RingBytes(Algorithm algorithm, uint64_t cap) {
     case Algorithm::kSliding:
       return sizeof(RingHeader) + cap * sizeof(int64_t);
     case Algorithm::kLease:
-      return cap * sizeof(HolderEntry);
+      return cap * sizeof(HolderEntry) + kWaiterSlots * sizeof(uint64_t);
     default:
       return 0;
   }
@@ -178,6 +178,9 @@ StatusOr<uint64_t> AllocateRing(Mapping& m, Algorithm algorithm, uint64_t cap) {
       e[i].granted_ns.store(0, std::memory_order_relaxed);
       e[i].free_since_ns.store(INT64_MIN, std::memory_order_relaxed);
     }
+    auto* w = m.ArenaAt<std::atomic<uint64_t>>(*r + cap * sizeof(HolderEntry), kWaiterSlots);
+    if (w == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
+    for (uint32_t i = 0; i < kWaiterSlots; ++i) w[i].store(0, std::memory_order_relaxed);
   }
   return *r;
 }
@@ -335,9 +338,14 @@ StatusOr<ActiveParams> FromRecord(const Mapping& m, SlotLayout* slot, const Para
     case Algorithm::kLease: {
       if (!ring_ok) return Corrupt(*slot, "lease holder table out of bounds");
       HolderEntry* e = nullptr;
+      std::atomic<uint64_t>* waiters = nullptr;
       if (ring_cap > 0) {
         e = m.ArenaAt<HolderEntry>(p.ring_off, ring_cap);
-        if (e == nullptr) return Corrupt(*slot, "lease holder table out of bounds");
+        waiters = m.ArenaAt<std::atomic<uint64_t>>(p.ring_off + ring_cap * sizeof(HolderEntry),
+                                                   kWaiterSlots);
+        if (e == nullptr || waiters == nullptr) {
+          return Corrupt(*slot, "lease holder table out of bounds");
+        }
       }
       p.table = {e,
                  ring_len,
@@ -347,7 +355,8 @@ StatusOr<ActiveParams> FromRecord(const Mapping& m, SlotLayout* slot, const Para
                  &slot->token,
                  &slot->ring_hint,
                  &slot->params_off,
-                 word};
+                 word,
+                 waiters};
       break;
     }
   }

@@ -108,7 +108,8 @@ void InitState(SlotLayout* slot, const LimiterSpec& spec) {
   slot->waiting.store(0, std::memory_order_relaxed);
   slot->demand_epoch_ns.store(0, std::memory_order_relaxed);
   slot->records_off = 0;
-  slot->reserved0 = 0;
+  slot->queue_since.store(0, std::memory_order_relaxed);
+  slot->queue_serving.store(0, std::memory_order_relaxed);
 }
 
 // The caps a global definition sets (its amounts; 0: none).
