@@ -397,6 +397,8 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
 StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
+  // No wait: one try, on the handle's cached table (no queue, no sleeper).
+  if (timeout_ns == 0 && cancel.fn == nullptr) return TryLease(platform::NowNs(), true);
   const int64_t start = platform::NowNs();
   const ActiveParams first = Params();
   if (first.spec.algorithm != Algorithm::kLease) {
@@ -437,7 +439,9 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
   return out;
 }
 
-StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
+StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) { return TryLease(now_ns, false); }
+
+StatusOr<Lease> Limiter::TryLease(int64_t now_ns, bool real_time) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
   lease::Table cached;
@@ -448,7 +452,7 @@ StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
   lease::Grant g;
   uint64_t holders = 0;
   if (fast) {
-    g = lease::TryAcquire(cached, now_ns, /*real_time=*/false);
+    g = lease::TryAcquire(cached, now_ns, real_time);
     if (!g.sealed) {
       Count(g.ok, 1, now_ns);
       if (g.ok) return g.lease;
@@ -458,7 +462,7 @@ StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
   if (!RetryOnSealed([&](const ActiveParams& p) {
         now_ns = std::max(now_ns, p.published_ns);  // dated no earlier (limiter.cc Decide)
         if (Lapse(p, now_ns)) return false;         // decide under the next stage
-        g = lease::TryAcquire(p.table, now_ns, /*real_time=*/false);
+        g = lease::TryAcquire(p.table, now_ns, real_time);
         holders = p.spec.holders;
         return !g.sealed;
       })) {
