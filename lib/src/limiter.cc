@@ -60,6 +60,9 @@ void HandleCache::Store(const ActiveParams& p) {
   h.window = p.window;
   h.algorithm = static_cast<uint32_t>(p.spec.algorithm);
   h.writable = p.writable;
+  const bool ring =
+      p.spec.algorithm == Algorithm::kSliding && p.writable && !p.closed && p.ring.len > 0;
+  h.free_at = ring ? p.ring.free_at : nullptr;
   StoreWords(h, &hot);
   WarmParams<sliding::Ring> wr{p.off, p.ring, p.MaxPermits(), p.declared.global};
   StoreWords(wr, &warm_ring);
@@ -204,6 +207,19 @@ __attribute__((noinline)) Decision DecideWarm(const HandleCache& c, const HotPar
   return d;
 }
 
+// A full sliding ring before its earliest expiry (sliding.h invariant 8):
+// denied with that exact wait, reading neither the ring nor its cached
+// copy. Callers ask for one permit (at most the limit: never "never").
+// params_off: the bound is that of the ring published now.
+__attribute__((always_inline)) inline bool DeniedBeforeBound(const SlotLayout& slot,
+                                                             const HotParams& h, int64_t now,
+                                                             Decision* d) {
+  const int64_t bound = h.free_at->load(std::memory_order_relaxed);
+  if (now >= bound || slot.params_off.load(std::memory_order_acquire) != h.off) return false;
+  *d = Decision(false, now, sliding::Until(bound, now));
+  return true;
+}
+
 }  // namespace
 
 void Limiter::Count(bool granted, uint32_t permits, int64_t now) const {
@@ -239,6 +255,8 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
   } else if (h.algorithm == static_cast<uint32_t>(Algorithm::kWindow)) {
     d = window::TryAcquire(slot_->state, h.window, permits, now,
                            gcra::ParamsGuard{&slot_->params_off, h.off}, &stale, &slot_->token);
+  } else if (h.free_at != nullptr && permits == 1 && DeniedBeforeBound(*slot_, h, now, &d)) {
+    // (a full sliding ring before its earliest expiry)
   } else {
     d = DecideWarm(c, h, permits, now, &stale);
   }

@@ -16,13 +16,6 @@ int64_t FreesAt(int64_t v, int64_t window) {
   return v > INT64_MAX - window ? INT64_MAX : v + window;
 }
 
-// t - now, saturating (ring words come from shared memory; `now` may be
-// injected).
-int64_t Until(int64_t t, int64_t now) {
-  const __int128 d = static_cast<__int128>(t) - now;
-  return d > INT64_MAX / 2 ? INT64_MAX / 2 : d < -(INT64_MAX / 2) ? -(INT64_MAX / 2) : int64_t(d);
-}
-
 // Keeps the n smallest expiry times seen, to tell when n words will be free.
 class SmallestN {
  public:

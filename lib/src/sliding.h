@@ -88,6 +88,13 @@ struct Ring {
 constexpr uint64_t kMaxScan = 4096;
 constexpr int64_t kScanNsPerWord = 1;
 
+// t - now, saturating (ring words come from shared memory; `now` may be
+// injected).
+inline int64_t Until(int64_t t, int64_t now) {
+  const __int128 d = static_cast<__int128>(t) - now;
+  return d > INT64_MAX / 2 ? INT64_MAX / 2 : d < -(INT64_MAX / 2) ? -(INT64_MAX / 2) : int64_t(d);
+}
+
 // Invariant 8: forgets free_at after a write that can free a word early.
 void ForgetFreeAt(std::atomic<int64_t>* free_at, std::atomic<uint64_t>* free_seq);
 
