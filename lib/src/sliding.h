@@ -45,6 +45,9 @@
 //     forget leaves a bound that ignores only its own refunded words, until
 //     the bound's time (it wastes its own permits, as in 3). free_at only
 //     ever denies: the limit never depends on it, only utilisation does.
+//     (A handle also keeps a pointer to free_at with its hot parameters
+//     and denies one permit before it directly, after checking that
+//     params_off still names its parameters: limiter.cc.)
 // Memory order: for the decisions themselves relaxed would be enough (each
 // word carries no other data); grant CASes are acquire so that one reading
 // a word a change rewrote (release) sees the change's params_off (7).
