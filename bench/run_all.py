@@ -190,7 +190,24 @@ def run_once(a, bindir, peers, q):
                                "--window-ms", "100", "--procs", "2", "--seconds", "1" if q else "5"])
     r["python"] = run_python(a.pydir, q)
     r["sluicectl"] = run_sluicectl(a.sluicectl, q)
+    r["fleet"] = run_fleet(bindir, q)
     return r
+
+
+# "... = 245938 per second (24594 host refreshes/s); mean share 92.2"
+FLEET_ROW = re.compile(r"= (\d+) per second \((\d+) host refreshes/s\)")
+
+
+def run_fleet(bindir, q):
+    """The allotter's refreshes per second (sluice_bench_fleet), when built."""
+    binary = os.path.join(bindir, "sluice_bench_fleet")
+    if not os.path.exists(binary):
+        return None
+    log("fleet allotter")
+    out = subprocess.run([binary, "--seconds", "5" if q else "30"], check=True, capture_output=True,
+                         text=True, timeout=600).stdout
+    m = FLEET_ROW.search(out)
+    return {"per_s": int(m.group(1)), "hosts_per_s": int(m.group(2))} if m else None
 
 
 # "try_acquire() granted   median   140 ns/call (  90 net of baseline), ..."
@@ -329,6 +346,9 @@ def summarise(runs):
     else:
         s["python_skipped"] = py[0]["skipped"]
     s["sluicectl"] = runs[-1]["sluicectl"]
+    fleet = [r["fleet"] for r in runs if r.get("fleet")]
+    if fleet:
+        s["fleet"] = {k: med([f[k] for f in fleet]) for k in ("per_s", "hosts_per_s")}
     return s
 
 
@@ -497,7 +517,7 @@ def report(s, m, a, started, finished, load_before, other, made):
       "as this VM exposes them), so per-call p50/p99 of in-process operations are rounded; the "
       "Google Benchmark means (thousands of calls per timing) are the precise figures.")
     w("")
-    w("## Headline: targets from issue 5")
+    w("## Headline: targets from issues 5, 10 and 11")
     w("")
     w("| measure | target | result | |")
     w("|---|---|---|---|")
@@ -528,6 +548,16 @@ def report(s, m, a, started, finished, load_before, other, made):
           f"empty Python call) | {yes(py['ns'] <= 300)} |")
     else:
         w(f"| Python try_acquire | <= 300 ns | skipped: {s.get('python_skipped')} | |")
+    if "BM_GcraGlobal" in mi:
+        gg = mi["BM_GcraGlobal"]
+        w(f"| global (fleet) gcra try_acquire with its share in force vs floor (issue 10) | <= 1.2x | "
+          f"{gg['ratio']:.2f}x ({gg['ns']:.1f} ns vs {floor_ns:.1f} ns; `BM_GcraGlobal`) | "
+          f"{yes(gg['ratio'] <= 1.2)} |")
+    if "fleet" in s:
+        w(f"| allotter refreshes answered, one core, 1,000 hosts x 10 resources (issue 11) | "
+          f">= 100,000 host-resource refreshes/s | {s['fleet']['per_s']:,.0f}/s "
+          f"({s['fleet']['hosts_per_s']:,.0f} host refreshes/s; `build/bin/sluice_bench_fleet`) | "
+          f"{yes(s['fleet']['per_s'] >= 100000)} |")
     w("")
     w("## Decision latency, uncontended")
     w("")

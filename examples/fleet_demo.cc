@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
   const int64_t start = Now();
   std::vector<pid_t> daemons;
   daemons.push_back(sluice::fleet::SpawnLogged(
-      {bin + "/sluice-allotter", "--config", dir + "/allotter.toml"}, dir + "/allotter.log"));
+      {bin + "/sluice-allotter", "--config", dir + "/allotter.toml", "--insecure"},
+      dir + "/allotter.log"));
   for (int h = 0; h < kHosts; ++h) {
     daemons.push_back(sluice::fleet::SpawnLogged(
         {bin + "/sluice-forwarder", "--budget", dir + "/budget" + std::to_string(h) + ".toml",

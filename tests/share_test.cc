@@ -146,9 +146,10 @@ TEST(ShareTest, DrainedTimeOfEachAlgorithm) {
   Segment seg = ns.Open();
   const int64_t w = 200 * kMs;
   Limiter s = *seg.Define("s", Global(LimiterSpec::Sliding(0, w)));
+  Limiter f = *seg.Define("f", Global(LimiterSpec::Sliding(0, w)));  // fits its cut
   Limiter l = *seg.Define("l", Global(LimiterSpec::Lease(0, w, false)));
   Limiter g = *seg.Define("g", Global(LimiterSpec::Gcra(0, kSec, 0)));
-  for (const char* n : {"s", "l"}) {
+  for (const char* n : {"s", "f", "l"}) {
     ASSERT_TRUE(admin::PublishShare(seg, n, ShareOf(10, admin::kForever)).ok());
   }
   admin::Share gs = ShareOf(100, admin::kForever);
@@ -158,21 +159,28 @@ TEST(ShareTest, DrainedTimeOfEachAlgorithm) {
   int leases = 0;
   for (int i = 0; i < 10; ++i) leases += l.TryAcquireLeaseAt(MonotonicNowNs()).ok();
   EXPECT_EQ(leases, 10);
-  EXPECT_EQ(Take(s, MonotonicNowNs(), 20), 10);
+  const int64_t granted_at = MonotonicNowNs();
+  EXPECT_EQ(Take(s, granted_at, 20), 10);
+  EXPECT_EQ(Take(f, granted_at, 3), 3);
   EXPECT_EQ(Take(g, MonotonicNowNs(), 100), 50);
   const int64_t before = MonotonicNowNs();
-  for (const char* n : {"s", "l"}) {
+  for (const char* n : {"s", "f", "l"}) {
     ASSERT_TRUE(admin::PublishShare(seg, n, ShareOf(4, admin::kForever)).ok());
   }
   gs.amount = 10;
   gs.burst = 5;
   ASSERT_TRUE(admin::PublishShare(seg, "g", gs).ok());
   const int64_t after = MonotonicNowNs();
-  // sliding: one window after the shrink, counting what was admitted.
+  // sliding: once the grants still in the window fit the new amount: the
+  // 6 of 10 that do not fit 4 leave it one window after they were made ...
   const int64_t ds = admin::ReadFleet(seg, "s")->drained_ns;
-  EXPECT_GE(ds, before + w);
-  EXPECT_LE(ds, after + w);
+  EXPECT_EQ(ds, granted_at + w);
   EXPECT_EQ(Take(s, ds - kMs, 20), 0) << "10 grants still count before drained";
+  // ... and 3 grants fit 4 at once: drained when cut.
+  const int64_t df = admin::ReadFleet(seg, "f")->drained_ns;
+  EXPECT_GE(df, before);
+  EXPECT_LE(df, after);
+  EXPECT_EQ(Take(f, after, 20), 1) << "3 + 1 = the new 4";
   // lease: when the leases above the new holder count have ended.
   const int64_t dl = admin::ReadFleet(seg, "l")->drained_ns;
   EXPECT_GE(dl, before + w - 5 * kMs);

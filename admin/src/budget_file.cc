@@ -80,20 +80,38 @@ Status ParseAllotter(const toml::node& n, std::string_view source, AllotterConfi
                      std::string(key.str()) + " must not contain NUL or other control characters");
     }
     if (key.str() == "address") {
-      if (!value.is_string() || !ValidHostPort(value.value_or<std::string_view>(""))) {
+      // One allotter, or several (comma list): forwarders follow the leader.
+      const std::string list = value.is_string() ? value.value_or<std::string>("") : "";
+      out->addresses.clear();
+      for (size_t from = 0; value.is_string() && from <= list.size();) {
+        const size_t comma = std::min(list.find(',', from), list.size());
+        out->addresses.push_back(list.substr(from, comma - from));
+        from = comma + 1;
+      }
+      if (out->addresses.empty() ||
+          !std::all_of(out->addresses.begin(), out->addresses.end(),
+                       [](const std::string& a) { return ValidHostPort(a); })) {
         return Invalid(source, value.source(),
-                       "address must be a string \"host:port\" (port 1..65535)");
+                       "address must be a string \"host:port\" (port 1..65535), or a comma "
+                       "list of them");
       }
-      out->address = value.value_or<std::string>("");
-    } else if (key.str() == "token_file") {
+      out->address = list;
+    } else if (key.str() == "token_file" || key.str() == "tls_cert" || key.str() == "tls_key" ||
+               key.str() == "tls_ca") {
       if (!value.is_string() || value.value_or<std::string_view>("").empty()) {
-        return Invalid(source, value.source(), "token_file must be a non-empty path string");
+        return Invalid(source, value.source(),
+                       std::string(key.str()) + " must be a non-empty path string");
       }
-      out->token_file = value.value_or<std::string>("");
+      std::string* field = key.str() == "token_file" ? &out->token_file
+                           : key.str() == "tls_cert" ? &out->tls_cert
+                           : key.str() == "tls_key"  ? &out->tls_key
+                                                     : &out->tls_ca;
+      *field = value.value_or<std::string>("");
     } else {
       return Invalid(source, key.source(),
                      "unknown key '" + Printable(key.str()) +
-                         "' in [allotter] (expected address, token_file)");
+                         "' in [allotter] (expected address, token_file, tls_cert, tls_key, "
+                         "tls_ca)");
     }
   }
   if (!addr) return Invalid(source, t->source(), "missing key 'address' in [allotter]");

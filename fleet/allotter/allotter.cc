@@ -31,6 +31,8 @@ struct Allotter::Held {
   std::vector<Claim> past_fallback;
   double want = 0;  // smoothed, in amount units
   bool has_want = false;
+  double last_raw = 0;  // the last measurement that moved `want`, and when
+  int64_t last_raw_ns = 0;
   uint64_t cap = 0;
   uint64_t target = 0;  // from the last division
   uint64_t fallback_target = 0;
@@ -88,6 +90,14 @@ bool Printable(std::string_view s) {
 
 int64_t Positive(int64_t v) { return v > 0 ? v : 0; }
 
+// How long after a start every grant of an earlier run has lapsed and
+// drained (invariant 3).
+int64_t LearnNs(const ResourceConfig& rc) {
+  int64_t d = Stretch(rc.lease_ns) + rc.TailNs();
+  if (rc.reserved > 0) d += Stretch(rc.fallback_for_ns);
+  return d;
+}
+
 void AddClaim(std::vector<Allotter::Claim>* v, uint64_t amount, int64_t until, int64_t now) {
   if (amount == 0 || until <= now) return;
   v->push_back({amount, until});
@@ -109,8 +119,7 @@ Allotter::Allotter(AllotterConfig config, uint64_t epoch, int64_t start_ns, Logg
     const ResourceConfig& rc = config_.resources[i];
     index_[rc.name] = i;
     auto p = std::make_unique<Pool>();
-    p->learn_end = start_ns_ + Stretch(rc.lease_ns) + rc.TailNs();
-    if (rc.reserved > 0) p->learn_end += Stretch(rc.fallback_for_ns);
+    p->learn_end = start_ns_ + LearnNs(rc);
     pools_.push_back(std::move(p));
     max_refresh = std::max(max_refresh, rc.refresh_ns);
   }
@@ -121,6 +130,74 @@ Allotter::~Allotter() = default;
 
 void Allotter::Log(const std::string& line) {
   if (log_) log_(line);
+}
+
+Status Allotter::Reconfigure(AllotterConfig next, int64_t now_ns) {
+  // Validate whole first: on error nothing changes.
+  for (const ResourceConfig& old : config_.resources) {
+    const auto it = std::find_if(next.resources.begin(), next.resources.end(),
+                                 [&](const ResourceConfig& r) { return r.name == old.name; });
+    if (it == next.resources.end()) {
+      return Status(Code::kInvalidArgument,
+                    next.source + ": resource '" + old.name +
+                        "' was removed; removing a resource needs a restart of the allotter");
+    }
+    if (it->spec.algorithm != old.spec.algorithm) {
+      return Status(Code::kInvalidArgument,
+                    next.source + ": resource '" + old.name + "' changed its algorithm from " +
+                        AlgorithmName(old.spec.algorithm) + " to " +
+                        AlgorithmName(it->spec.algorithm) +
+                        "; refused (the hosts' budget files must change too: restart)");
+    }
+  }
+  // Existing resources keep their index (hosts' Held slots), new ones follow.
+  std::vector<ResourceConfig> ordered(config_.resources.size());
+  for (ResourceConfig& r : next.resources) {
+    auto it = index_.find(r.name);
+    if (it != index_.end()) {
+      ordered[it->second] = std::move(r);
+      continue;
+    }
+    index_[r.name] = ordered.size();
+    auto p = std::make_unique<Pool>();
+    p->learn_end = start_ns_ + LearnNs(r);
+    pools_.push_back(std::move(p));
+    Log("resource " + r.name + " added: " + r.spec.Describe());
+    ordered.push_back(std::move(r));
+  }
+  int64_t max_refresh = 0;
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    const ResourceConfig& rc = ordered[i];
+    Pool& pool = *pools_[i];
+    max_refresh = std::max(max_refresh, rc.refresh_ns);
+    pool.dirty = true;  // recount and divide by the new amounts at the next refresh
+    if (i >= config_.resources.size()) continue;
+    const ResourceConfig& old = config_.resources[i];
+    // Claims were counted with the old tail: a longer one extends them (the
+    // hosts may be counting longer than assumed); a shorter one is ignored
+    // (safe: claims only overstate).
+    const int64_t longer = rc.TailNs() - old.TailNs();
+    if (longer > 0) {
+      for (Held* h : pool.helds) {
+        h->share_until += longer;
+        h->fallback_until += longer;
+        for (Claim& c : h->past_share) c.until_ns += longer;
+        for (Claim& c : h->past_fallback) c.until_ns += longer;
+      }
+    }
+    pool.learn_end = std::max(pool.learn_end, start_ns_ + LearnNs(rc));
+    if (old.Amount() != rc.Amount() || old.reserved != rc.reserved) {
+      Log("resource " + rc.name + ": " + std::to_string(old.Amount()) + " -> " +
+          std::to_string(rc.Amount()) + " (reserved " + std::to_string(old.reserved) + " -> " +
+          std::to_string(rc.reserved) + "), committed now " +
+          std::to_string(CommittedShares(i, now_ns)));
+    }
+  }
+  for (auto& [id, host] : hosts_) host->held.resize(ordered.size());
+  next.resources = std::move(ordered);
+  config_ = std::move(next);
+  alive_ns_ = 2 * max_refresh;
+  return Status::OK();
 }
 
 bool Allotter::Learning(int64_t now_ns) const {
@@ -174,6 +251,53 @@ uint64_t Allotter::CommittedFallbacks(size_t index, int64_t now_ns) const {
     s += Commit(h->past_fallback, h->fallback, h->fallback_until, now_ns);
   }
   return s;
+}
+
+AllotterView Allotter::View(int64_t now_ns) const {
+  AllotterView v;
+  v.epoch = epoch_;
+  v.learning = Learning(now_ns);
+  v.hosts = hosts_.size();
+  v.refreshes = refreshes_;
+  v.refused = refused_;
+  for (size_t r = 0; r < pools_.size(); ++r) {
+    const ResourceConfig& rc = config_.resources[r];
+    const int64_t tail = rc.TailNs();
+    ResourceView rv;
+    rv.name = rc.name;
+    rv.limit = rc.Amount();
+    rv.reserved = rc.reserved;
+    rv.learning = now_ns < pools_[r]->learn_end;
+    for (const Held* h : pools_[r]->helds) {
+      HostView hv;
+      hv.host = h->host->id;
+      hv.share = h->share;
+      hv.fallback = h->fallback;
+      hv.want = h->want;
+      hv.live = now_ns - h->seen_ns < rc.lease_ns;
+      const int64_t lease_end = h->share_until - tail;  // answer + Stretch(lease)
+      if (now_ns < lease_end) {
+        hv.in_force = h->share;
+      } else if (now_ns < h->fallback_until - tail && h->fallback > 0) {
+        hv.in_force = h->fallback;
+        hv.on_fallback = true;
+      }
+      hv.committed = std::max(Commit(h->past_share, h->share, h->share_until, now_ns),
+                              Commit(h->past_fallback, h->fallback, h->fallback_until, now_ns));
+      rv.handed_out += hv.in_force;
+      rv.committed += hv.committed;
+      if (hv.live) {
+        rv.wanted += hv.want;
+        rv.waste += std::max(0.0, static_cast<double>(hv.in_force) - hv.want);
+      }
+      rv.hosts.push_back(std::move(hv));
+    }
+    std::sort(rv.hosts.begin(), rv.hosts.end(),
+              [](const HostView& a, const HostView& b) { return a.host < b.host; });
+    rv.headroom = rv.limit > rv.committed ? rv.limit - rv.committed : 0;
+    v.resources.push_back(std::move(rv));
+  }
+  return v;
 }
 
 // Recounts the pool sums exactly, forgets hosts whose claims all lapsed, and
@@ -240,6 +364,7 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
     std::string& last = refusals_[who];
     if (last != why) Log("refused host " + who + ": " + why);
     last = why;
+    ++refused_;
     return Status(code, why);
   };
   if (in.host_id.empty() || in.host_id.size() > kMaxHostIdBytes || !Printable(in.host_id)) {
@@ -291,7 +416,10 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
     slot->has_cached = false;
   }
   Host& host = *slot;
-  if (in.sequence == host.last_seq && host.has_cached) return host.cached;
+  if (in.sequence == host.last_seq && host.has_cached) {
+    ++refreshes_;
+    return host.cached;
+  }
   if (in.sequence < host.last_seq) {
     return refuse(Code::kInvalidArgument, "sequence " + std::to_string(in.sequence) +
                                               " is older than " + std::to_string(host.last_seq));
@@ -373,23 +501,31 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
       h.learn_fallback_cap = fallback;
     }
 
-    // Demand, smoothed: up quickly, down slowly, and with a dead band: a
-    // share that moves costs utilisation both ways (shrink first, grow
-    // second), so a steady demand must not move it. A rise of up to one
-    // granule (or 3%) is the noise of counting paced asks and is ignored; a
-    // fall is followed to within half a granule, so that a host is not left
-    // holding what it does not use.
-    double raw = ri.demand * UnitSeconds(rc);
+    // Demand, smoothed so that a steady demand never moves a share (a share
+    // that moves costs utilisation both ways: shrink first, grow second):
+    // - a rise beyond the dead band (one granule or 3%: the noise of
+    //   counting paced asks) is followed at once;
+    // - a fall only once two measurements in a row show it (beyond half a
+    //   granule), to the newer one: a one-off dip moves nothing, and a host
+    //   is not left holding what it stopped using for more than about one
+    //   refresh.
+    // A refresh sooner than half an interval after the last measurement (a
+    // forwarder's follow-up after a shrink) carries no new measurement.
+    const double raw = ri.demand * UnitSeconds(rc);
     if (!h.has_want) {
       h.want = raw;
       h.has_want = true;
-    } else {
+      h.last_raw = raw;
+      h.last_raw_ns = now_ns;
+    } else if (now_ns - h.last_raw_ns >= rc.refresh_ns / 2) {
       const double granule = static_cast<double>(rc.Granule());
       if (raw > h.want + std::max(granule, 0.03 * h.want)) {
-        h.want += 0.7 * (raw - h.want);
-      } else if (raw < h.want - 0.5 * granule) {
-        h.want += 0.5 * (raw - h.want);
+        h.want = raw;
+      } else if (std::max(raw, h.last_raw) < h.want - 0.5 * granule) {
+        h.want = raw;
       }
+      h.last_raw = raw;
+      h.last_raw_ns = now_ns;
     }
     if (pool.dirty || now_ns >= pool.next_divide) Divide(r, now_ns);
 
@@ -447,6 +583,7 @@ StatusOr<RefreshOut> Allotter::Refresh(const RefreshIn& in, int64_t now_ns) {
   }
   if (out.refresh_ns == 0) out.refresh_ns = config_.resources.front().refresh_ns;
   host.last_seq = in.sequence;
+  ++refreshes_;
   host.cached = out;
   host.has_cached = true;
   return out;

@@ -90,6 +90,44 @@ struct RefreshOut {
   std::vector<ResourceOut> resources;
 };
 
+// What the allotter holds on one host of one resource, read at one time
+// (metrics, the status page). Amounts in the resource's units.
+struct HostView {
+  std::string host;
+  uint64_t share = 0;        // the share last granted
+  uint64_t fallback = 0;     // the fallback last granted
+  uint64_t in_force = 0;     // share while its lease holds, then fallback, then 0
+  double want = 0;           // the host's demand as smoothed here, per unit (window, period, ttl)
+  uint64_t committed = 0;    // its commitment (invariant 2)
+  bool live = false;         // refreshed within a lease
+  bool on_fallback = false;  // its lease lapsed, its fallback holds
+};
+
+struct ResourceView {
+  std::string name;
+  uint64_t limit = 0;
+  uint64_t reserved = 0;
+  bool learning = false;
+  double wanted = 0;        // Σ live hosts' want
+  uint64_t handed_out = 0;  // Σ in_force
+  uint64_t committed = 0;   // Σ commitments (>= handed_out)
+  // Σ over live hosts of what is in force beyond their want: handed to a
+  // host that does not use it.
+  double waste = 0;
+  uint64_t headroom = 0;  // limit - committed: held by nobody
+  std::vector<HostView> hosts;
+};
+
+struct AllotterView {
+  bool leading = true;  // false: a standby (Leadership), the rest is empty
+  uint64_t epoch = 0;
+  bool learning = false;
+  size_t hosts = 0;        // hosts known (live or holding claims)
+  uint64_t refreshes = 0;  // refreshes answered
+  uint64_t refused = 0;    // refreshes refused
+  std::vector<ResourceView> resources;
+};
+
 // Limits on what a request may say (larger: kInvalidArgument).
 constexpr size_t kMaxHostIdBytes = 255;
 constexpr size_t kMaxResourcesPerRefresh = 4096;
@@ -125,6 +163,15 @@ class Allotter {
   // reply.
   StatusOr<RefreshOut> Refresh(const RefreshIn& in, int64_t now_ns);
 
+  // Applies a changed config live at `now_ns` (SIGHUP). Every resource keeps
+  // its algorithm and none is removed (kInvalidArgument naming the first one
+  // otherwise; nothing changes); new resources are added. Claims already
+  // made stay counted until they lapse or drain (a longer tail extends
+  // them), so a lowered limit shrinks first: new grants only fit into what
+  // the new limit leaves, and Σ commitments falls under it within one
+  // lease + fallback_for + tail. A raised limit is grown into at once.
+  Status Reconfigure(AllotterConfig config, int64_t now_ns);
+
   uint64_t epoch() const { return epoch_; }
   const AllotterConfig& config() const { return config_; }
   bool Learning(int64_t now_ns) const;
@@ -135,6 +182,8 @@ class Allotter {
   uint64_t CommittedShares(size_t index, int64_t now_ns) const;
   uint64_t CommittedFallbacks(size_t index, int64_t now_ns) const;
   size_t Hosts() const;
+  // Everything above, per resource and host, at `now_ns`.
+  AllotterView View(int64_t now_ns) const;
   // One line per host of resource `index`: share, fallback, claims (logs, tests).
   std::string Describe(size_t index, int64_t now_ns) const;
 
@@ -164,6 +213,8 @@ class Allotter {
   std::unordered_map<std::string, size_t> index_;  // resource name -> index
   bool learning_logged_ = false;
   std::unordered_map<std::string, std::string> refusals_;  // last refusal logged per host
+  uint64_t refreshes_ = 0;
+  uint64_t refused_ = 0;
 };
 
 }  // namespace sluice::fleet

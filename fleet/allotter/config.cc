@@ -190,11 +190,15 @@ StatusOr<AllotterConfig> ParseAllotterConfig(std::string_view text, std::string_
       }
       cfg.listen = value.value_or<std::string>("");
       has_listen = true;
-    } else if (key == "token_file") {
+    } else if (key == "token_file" || key == "tls_cert" || key == "tls_key" || key == "tls_ca") {
       if (!value.is_string() || value.value_or<std::string_view>("").empty()) {
-        return Invalid(source, value.source(), "token_file must be a non-empty path string");
+        return Invalid(source, value.source(), key + " must be a non-empty path string");
       }
-      cfg.token_file = value.value_or<std::string>("");
+      std::string* field = key == "token_file" ? &cfg.token_file
+                           : key == "tls_cert" ? &cfg.tls_cert
+                           : key == "tls_key"  ? &cfg.tls_key
+                                               : &cfg.tls_ca;
+      *field = value.value_or<std::string>("");
     } else if (key == "resources") {
       toml::table* rt = value.as_table();
       if (!rt) {
@@ -208,7 +212,9 @@ StatusOr<AllotterConfig> ParseAllotterConfig(std::string_view text, std::string_
       }
     } else {
       return Invalid(source, value.source(),
-                     "unknown key '" + key + "' (expected listen, token_file or [resources.NAME])");
+                     "unknown key '" + key +
+                         "' (expected listen, token_file, tls_cert, tls_key, tls_ca or "
+                         "[resources.NAME])");
     }
   }
   if (!has_listen) {

@@ -1,7 +1,10 @@
 // allotter.toml: what sluice-allotter divides (format in docs/fleet.md).
 //
 //   listen = "127.0.0.1:7300"
-//   token_file = "/etc/sluice/token"   # optional: forwarders must send it
+//   token_file = "/etc/sluice/token"   # forwarders must send it (or --insecure)
+//   tls_cert = "/etc/sluice/allotter.pem"  # optional TLS: certificate chain,
+//   tls_key = "/etc/sluice/allotter.key"   # its key,
+//   tls_ca = "/etc/sluice/ca.pem"          # and (optional) the clients' CA
 //   [resources.NAME]                   # one per fleet-wide limit
 //   algorithm = "sliding"              # and its keys, as in a budget file
 //   limit = 100
@@ -56,6 +59,7 @@ struct AllotterConfig {
   std::string source;
   std::string listen;
   std::string token_file;
+  std::string tls_cert, tls_key, tls_ca;  // PEM paths (fleet/transport/tls.h)
   std::vector<ResourceConfig> resources;  // file order
   std::vector<std::string> warnings;      // what cannot be split as configured
 };

@@ -81,6 +81,7 @@ double Forwarder::Demand(const std::string& name, const LimiterFigures& f, int64
 }
 
 int64_t Forwarder::Apply(const RefreshOut& reply) {
+  follow_up_ = false;
   if (reply.epoch != epoch_) {
     Log("allotter epoch " + std::to_string(reply.epoch) + (reply.learning ? " (learning)" : ""));
     epoch_ = reply.epoch;
@@ -111,6 +112,12 @@ int64_t Forwarder::Apply(const RefreshOut& reply) {
     if (!last.empty()) Log(ro.name + ": publishing again");
     last.clear();
     applied_[ro.name] = Applied{current_.sequence, s.epoch, s.expires_ns};
+    // A cut the host had already drained: report it at once.
+    for (const ResourceIn& sent : current_.resources) {
+      if (sent.name != ro.name || ro.amount >= sent.in_force) continue;
+      StatusOr<LimiterFigures> f = host_->Read(ro.name);
+      if (f.ok() && f->drained_ns <= host_->Now()) follow_up_ = true;
+    }
   }
   return reply.refresh_ns;
 }

@@ -46,8 +46,16 @@ class Forwarder {
   // Publishes the reply to current(). Returns how long to wait before the
   // next refresh (the reply's interval).
   int64_t Apply(const RefreshOut& reply);
+  // Whether the last Apply cut a share that the host had already drained
+  // (it uses no more than the new amount): the next refresh should go out
+  // at once, so that the allotter can hand what was freed to others a
+  // refresh sooner (docs/fleet.md "Convergence").
+  bool follow_up() const { return follow_up_; }
 
   uint64_t epoch() const { return epoch_; }
+
+  // The global limiters the next request reports (a reloaded budget file).
+  void SetLimiters(std::vector<std::string> limiters) { options_.limiters = std::move(limiters); }
 
  private:
   void Log(const std::string& line);
@@ -62,6 +70,7 @@ class Forwarder {
   RefreshIn current_;
   int64_t sent_ns_ = 0;
   uint64_t epoch_ = 0;
+  bool follow_up_ = false;
   struct Applied {
     uint64_t sequence = 0;
     uint64_t epoch = 0;

@@ -9,6 +9,9 @@
 namespace sluice::fleet {
 
 constexpr uint32_t kProtocol = 1;
+// Trailing metadata of an UNAVAILABLE answer from an allotter that does not
+// lead: the leader's address (absent while none is known).
+constexpr char kLeaderMetadata[] = "sluice-leader";
 
 void ToProto(const RefreshIn& in, const std::string& token, v1::RefreshRequest* out);
 RefreshIn FromProto(const v1::RefreshRequest& in);

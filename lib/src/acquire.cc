@@ -189,16 +189,18 @@ Status WaitForChange(SlotLayout* slot_, const ActiveParams& p, int64_t deadline,
 // The lease table as cached by the handle, when it is the published one
 // (the common case: no full parameter copy for a lease operation).
 bool CachedTable(const HandleCache& c, const SlotLayout* slot, int64_t now, lease::Table* out) {
-  HotParams h;
-  WarmParams<lease::Table> w;
-  if (!c.ReadHot(&h) || !c.ReadWarm(c.warm_table, &w) || w.off != h.off ||
-      h.algorithm != static_cast<uint32_t>(Algorithm::kLease) || !h.writable ||
-      now >= h.hot_until_ns || now < h.published_ns ||
-      slot->params_off.load(std::memory_order_acquire) != h.off) {
-    return false;
-  }
-  *out = w.part;
-  return true;
+  // A seqlock read as HandleCache::ReadHot/ReadWarm, of the fields needed
+  // only, with the table copied straight into *out.
+  auto relaxed = [](const auto& x) { return __atomic_load_n(&x, __ATOMIC_RELAXED); };
+  const uint64_t seq = c.seq.load(std::memory_order_acquire);
+  const uint64_t off = relaxed(c.hot.off);
+  const bool usable = relaxed(c.hot.algorithm) == static_cast<uint32_t>(Algorithm::kLease) &&
+                      relaxed(c.hot.writable) != 0 && now < relaxed(c.hot.hot_until_ns) &&
+                      now >= relaxed(c.hot.published_ns) && relaxed(c.warm_table.off) == off;
+  LoadWords(c.warm_table.part, out);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return usable && (seq & 1) == 0 && c.seq.load(std::memory_order_relaxed) == seq &&
+         slot->params_off.load(std::memory_order_acquire) == off;
 }
 
 }  // namespace

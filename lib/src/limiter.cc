@@ -181,13 +181,16 @@ __attribute__((always_inline)) inline void CountIn(HandleCache& c, bool granted,
 // checks that its parameters are still the published ones (sliding.h
 // invariant 7, lease_table.h invariant 7); anything else (*stale) decides
 // again in Decide.
-__attribute__((noinline)) Decision DecideWarm(const HandleCache& c, const HotParams& h,
-                                              uint32_t permits, int64_t now, bool* stale) {
-  Decision d;
+// Returns whether the decision is stale; the decision in *out.
+__attribute__((noinline)) bool DecideWarm(const HandleCache& c, uint64_t off, uint32_t algorithm,
+                                          uint32_t permits, int64_t now, Decision* out) {
+  Decision& d = *out;
+  bool stale_flag = false;
+  bool* stale = &stale_flag;
   auto decide = [&](const auto& warm, auto algorithm) {
     std::remove_cv_t<std::remove_reference_t<decltype(warm)>> w;
-    if (!c.ReadWarm(warm, &w) || w.off != h.off || permits > w.max_permits ||
-        c.slot->params_off.load(std::memory_order_acquire) != h.off) {
+    if (!c.ReadWarm(warm, &w) || w.off != off || permits > w.max_permits ||
+        c.slot->params_off.load(std::memory_order_acquire) != off) {
       *stale = true;
       return;
     }
@@ -197,27 +200,14 @@ __attribute__((noinline)) Decision DecideWarm(const HandleCache& c, const HotPar
       d = Decision(false, now, 10 * kNanosPerMilli, Denial::kBusy);
     }
   };
-  if (h.algorithm == static_cast<uint32_t>(Algorithm::kSliding)) {
+  if (algorithm == static_cast<uint32_t>(Algorithm::kSliding)) {
     decide(c.warm_ring,
            [&](const sliding::Ring& r) { return sliding::TryAcquire(r, permits, now, stale); });
   } else {
     decide(c.warm_table,
            [&](const lease::Table& t) { return lease::TryAcquireN(t, permits, now, stale); });
   }
-  return d;
-}
-
-// A full sliding ring before its earliest expiry (sliding.h invariant 8):
-// denied with that exact wait, reading neither the ring nor its cached
-// copy. Callers ask for one permit (at most the limit: never "never").
-// params_off: the bound is that of the ring published now.
-__attribute__((always_inline)) inline bool DeniedBeforeBound(const SlotLayout& slot,
-                                                             const HotParams& h, int64_t now,
-                                                             Decision* d) {
-  const int64_t bound = h.free_at->load(std::memory_order_relaxed);
-  if (now >= bound || slot.params_off.load(std::memory_order_acquire) != h.off) return false;
-  *d = Decision(false, now, sliding::Until(bound, now));
-  return true;
+  return stale_flag;
 }
 
 }  // namespace
@@ -237,29 +227,67 @@ void Limiter::FlushStats() {
 __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t permits,
                                                                        int64_t now) const {
   HandleCache& c = *cache_;
-  HotParams h;
-  // gcra and window check params_off themselves (ParamsGuard, after reading
-  // the state); everything else (sliding, lease, read-only handles, a
-  // closed limiter, a share that ended by `now`) goes through Decide.
-  Decision d;
-  bool stale = false;
-  if (__builtin_expect(!c.ReadHot(&h) || now >= h.hot_until_ns, 0)) {
-    stale = true;
-  } else if (__builtin_expect(now < h.published_ns, 0)) {
-    // A clock read before these parameters were published: decide in
-    // Decide, dated at their publish (params.h, published_ns).
-    stale = true;
-  } else if (h.algorithm == static_cast<uint32_t>(Algorithm::kGcra)) {
-    d = gcra::TryAcquire(slot_->state, h.gcra, permits, now,
-                         gcra::ParamsGuard{&slot_->params_off, h.off}, &stale);
-  } else if (h.algorithm == static_cast<uint32_t>(Algorithm::kWindow)) {
-    d = window::TryAcquire(slot_->state, h.window, permits, now,
-                           gcra::ParamsGuard{&slot_->params_off, h.off}, &stale, &slot_->token);
-  } else if (h.free_at != nullptr && permits == 1 && DeniedBeforeBound(*slot_, h, now, &d)) {
-    // (a full sliding ring before its earliest expiry)
-  } else {
-    d = DecideWarm(c, h, permits, now, &stale);
-  }
+  // The cached parameters, read field by field into locals (a seqlock read,
+  // HandleCache::ReadHot without the copy: the values stay in registers and
+  // nothing is stored before the CAS). gcra and window check params_off
+  // themselves (ParamsGuard, after reading the state); everything else
+  // (sliding, lease, read-only handles, a closed limiter, a share that
+  // ended by `now`, a clock read before the parameters were published:
+  // params.h, published_ns) goes through Decide.
+  auto relaxed = [](const auto& x) { return __atomic_load_n(&x, __ATOMIC_RELAXED); };
+  const uint64_t seq = c.seq.load(std::memory_order_acquire);
+  const uint64_t off = relaxed(c.hot.off);
+  const int64_t hot_until = relaxed(c.hot.hot_until_ns);
+  const int64_t published = relaxed(c.hot.published_ns);
+  const uint32_t algorithm = relaxed(c.hot.algorithm);
+  auto consistent = [&] {
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return (seq & 1) == 0 && c.seq.load(std::memory_order_relaxed) == seq;
+  };
+  // Every path builds its own Decision (no default value stored before
+  // the CAS); `stale` stays true unless one decided.
+  bool stale = true;
+  auto decide = [&]() __attribute__((always_inline))->Decision {
+    if (__builtin_expect(now >= hot_until || now < published, 0)) return Decision();
+    if (algorithm == static_cast<uint32_t>(Algorithm::kGcra)) {
+      gcra::Params p;
+      p.cost1 = relaxed(c.hot.gcra.cost1);
+      p.tau = relaxed(c.hot.gcra.tau);
+      p.burst = relaxed(c.hot.gcra.burst);
+      if (__builtin_expect(!consistent(), 0)) return Decision();
+      stale = false;
+      return gcra::TryAcquire(slot_->state, p, permits, now,
+                              gcra::ParamsGuard{&slot_->params_off, off}, &stale);
+    }
+    if (algorithm == static_cast<uint32_t>(Algorithm::kWindow)) {
+      window::Params p;
+      p.limit = relaxed(c.hot.window.limit);
+      p.window_ns = relaxed(c.hot.window.window_ns);
+      if (__builtin_expect(!consistent(), 0)) return Decision();
+      stale = false;
+      return window::TryAcquire(slot_->state, p, permits, now,
+                                gcra::ParamsGuard{&slot_->params_off, off}, &stale, &slot_->token);
+    }
+    if (algorithm == static_cast<uint32_t>(Algorithm::kSliding) && permits == 1) {
+      // A full ring before its earliest expiry (sliding.h invariant 8):
+      // denied with that exact wait, reading neither the ring nor its
+      // cached copy. One permit is at most the limit: never "never".
+      // params_off: the bound is that of the ring published now.
+      const std::atomic<int64_t>* free_at = relaxed(c.hot.free_at);
+      if (free_at != nullptr && consistent()) {
+        const int64_t bound = free_at->load(std::memory_order_relaxed);
+        if (now < bound && slot_->params_off.load(std::memory_order_acquire) == off) {
+          stale = false;
+          return Decision(false, now, sliding::Until(bound, now));
+        }
+      }
+    }
+    if (!consistent()) return Decision();
+    Decision w;
+    stale = DecideWarm(c, off, algorithm, permits, now, &w);
+    return w;
+  };
+  Decision d = decide();
   if (__builtin_expect(stale, 0)) d = Decide(permits, now);
   CountIn(c, d.granted, permits, now);
   return d;

@@ -461,7 +461,15 @@ int64_t DrainedAfter(const ActiveParams& cur, const LimiterSpec& next, const Car
     }
     case Algorithm::kSliding:
       if (next.limit >= was.limit) return prev;
-      return std::max(prev, now + std::max(was.window_ns, next.window_ns));
+      if (next.window_ns != was.window_ns) {
+        return std::max(prev, now + std::max(was.window_ns, next.window_ns));
+      }
+      // Same window: every grant still in it was carried into the new ring
+      // (ResizeSliding), newest first. If they all fit, the host uses no
+      // more than the new amount from now on; else the ones that did not
+      // fit (all dated no later than the carry's time) leave the window
+      // one window after it.
+      return std::max(prev, next_carry.count > 0 ? next_carry.until_ns + next.window_ns : now);
     case Algorithm::kLease:
       if (next.holders >= was.holders) return prev;
       return std::max({prev, now, next_carry.count > 0 ? next_carry.until_ns : now});

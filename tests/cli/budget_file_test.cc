@@ -66,6 +66,17 @@ TEST(BudgetFile, ParsesTheDesignExample) {
   EXPECT_EQ(b->ErrorAt({3, 4}, "x"), "budget.toml:3:4: x");
 }
 
+TEST(BudgetFile, AllotterAddressMayListSeveral) {
+  StatusOr<Budget> b =
+      ParseBudget("[allotter]\naddress = \"10.0.0.1:7300,allot2:7300\"\n", "budget.toml");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->allotter->address, "10.0.0.1:7300,allot2:7300");
+  EXPECT_EQ(b->allotter->addresses, (std::vector<std::string>{"10.0.0.1:7300", "allot2:7300"}));
+  b = ParseBudget("[allotter]\naddress = \"127.0.0.1:7300\"\n", "budget.toml");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->allotter->addresses, std::vector<std::string>{"127.0.0.1:7300"});
+}
+
 TEST(BudgetFile, WorldWritableModeNeedsTheOptIn) {
   for (const char* text : {"mode = \"0666\"\nallow_world_writable = true\n",
                            "allow_world_writable = true\nmode = 0o777\n"}) {
@@ -139,6 +150,8 @@ const Malformed kMalformed[] = {
      "[limiters.a]\nalgorithm = \"lease\"\nholders = 1\nttl = \"250ms\"\nrate = 4\n", 5, 1,
      "does not apply to algorithm \"lease\""},
     {"allotter address without port", "[allotter]\naddress = \"localhost\"\n", 2, 11, "host:port"},
+    {"allotter list with a bad one", "[allotter]\naddress = \"a:1,b\"\n", 2, 11, "comma list"},
+    {"allotter list with an empty one", "[allotter]\naddress = \"a:1,,b:2\"\n", 2, 11, "host:port"},
     {"typo in allotter", "[allotter]\nadress = \"localhost:1\"\n", 2, 1,
      "unknown key 'adress' in [allotter]"},
     {"limiters not a table", "limiters = 5\n", 1, 12, "limiters must be a table"},

@@ -339,6 +339,82 @@ TEST(Allotter, GcraSharesAreWholeGranulesWithProportionalBursts) {
   EXPECT_GE(rates, 90u);
 }
 
+TEST(Allotter, ReconfigureLowersShrinkingFirstAndRaisesAtOnce) {
+  TwoHosts f;
+  Allotter& a = f.a;
+  int64_t t = f.t;
+  uint64_t seq = 0;
+  uint64_t g[2] = {0, 0};
+  // One refresh of both hosts (wanting 100 each) that applied the last
+  // reply and report it drained (`drained`) or not.
+  auto round = [&](bool drained) {
+    ++seq;
+    for (int i = 0; i < 2; ++i) {
+      Report r{.demand = 100, .in_force = g[i], .share = g[i], .epoch = 9, .applied = seq - 1};
+      r.drained_in = drained ? 0 : 10 * kS;
+      g[i] = Amount(a, Req("h" + std::to_string(i), seq, r), t);
+    }
+  };
+  for (int i = 0; i < 6; ++i, t += kS) round(true);
+  ASSERT_EQ(g[0], 50u);
+  ASSERT_EQ(g[1], 50u);
+  // Lowered to 60: each host is cut at once, the old shares stay claimed.
+  ASSERT_TRUE(a.Reconfigure(Config(Sliding(60)), t).ok());
+  EXPECT_EQ(a.config().resources[0].Amount(), 60u);
+  round(false);
+  EXPECT_LE(g[0] + g[1], 60u);
+  EXPECT_LT(g[0], 50u);
+  EXPECT_EQ(a.CommittedShares(0, t), 100u) << "the old shares count until they drain";
+  // While the hosts have not drained, nobody grows back: still cut.
+  t += kS;
+  round(false);
+  EXPECT_LE(g[0] + g[1], 60u);
+  EXPECT_EQ(a.CommittedShares(0, t), 100u);
+  // Once both report drained, the fleet is committed to no more than 60
+  // and both grow back to their fair 30.
+  for (int i = 0; i < 4; ++i, t += kS) {
+    round(true);
+    EXPECT_LE(a.CommittedShares(0, t), 100u);
+  }
+  EXPECT_LE(a.CommittedShares(0, t + Stretch(0)), 60u);
+  EXPECT_EQ(g[0], 30u);
+  EXPECT_EQ(g[1], 30u);
+  // Raised to 150: both grow at their next refresh.
+  ASSERT_TRUE(a.Reconfigure(Config(Sliding(150)), t).ok());
+  round(true);
+  EXPECT_EQ(g[0], 75u);
+  EXPECT_EQ(g[1], 75u);
+  EXPECT_LE(a.CommittedShares(0, t), 150u);
+}
+
+TEST(Allotter, ReconfigureRefusesAChangedAlgorithmOrARemovedResourceAndKeepsTheOld) {
+  TwoHosts f;
+  Allotter& a = f.a;
+  ResourceConfig g;
+  g.name = "api";
+  g.spec = LimiterSpec::Gcra(100, kS, 10);
+  AllotterConfig bad = Config(g);
+  bad.source = "new.toml";
+  Status s = a.Reconfigure(bad, f.t);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("new.toml: resource 'api' changed its algorithm from sliding to gcra"),
+            std::string::npos)
+      << s.message();
+  EXPECT_EQ(a.config().resources[0].spec.algorithm, Algorithm::kSliding);
+  ResourceConfig other = Sliding(10);
+  other.name = "other";
+  s = a.Reconfigure(Config(other), f.t);
+  EXPECT_NE(s.message().find("resource 'api' was removed"), std::string::npos) << s.message();
+  EXPECT_EQ(a.config().resources.size(), 1u);
+  // Adding one is fine; the old keeps its place and is still served.
+  AllotterConfig both = Config(Sliding(100));
+  both.resources.insert(both.resources.begin(), other);
+  ASSERT_TRUE(a.Reconfigure(both, f.t).ok());
+  EXPECT_EQ(a.config().resources[0].name, "api");
+  EXPECT_EQ(a.config().resources[1].name, "other");
+  EXPECT_EQ(Amount(a, Req("h1", 1, {.demand = 100}), f.t), 100u);
+}
+
 // ---- randomized fleet -------------------------------------------------------
 
 // A host as the library and the forwarder behave: its own drifting clock,
@@ -414,7 +490,10 @@ struct SimHost {
 
 constexpr uint64_t kSeeds = 100;  // FLEET_SEED=N runs N..100 (or N alone)
 
-TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) {
+// With `changes`, the limit is reconfigured now and then (40..130): the
+// fleet may use no more than the largest limit in force during the last
+// lease + fallback_for + tail (what claims made before a change can last).
+void SimulateFleet(bool changes) {
   const uint64_t first =
       getenv("FLEET_SEED") ? std::strtoull(getenv("FLEET_SEED"), nullptr, 10) : 1;
   for (uint64_t seed = first; seed <= std::max(first, kSeeds); ++seed) {
@@ -436,6 +515,17 @@ TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) {
     auto A = [&](int64_t t) { return 5 * kS + t + static_cast<int64_t>(t * a_drift); };
     uint64_t epoch = 100;
     auto allotter = std::make_unique<Allotter>(Config(rc), epoch, A(0));
+    std::vector<std::pair<int64_t, uint64_t>> limits = {{0, rc.Amount()}};  // (since, limit)
+    const int64_t transition =
+        Stretch(rc.lease_ns) + Stretch(rc.fallback_for_ns) + rc.TailNs() + 50 * kMs;
+    auto Allowed = [&](int64_t t) {
+      uint64_t m = 0;
+      for (size_t i = 0; i < limits.size(); ++i) {
+        const int64_t until = i + 1 < limits.size() ? limits[i + 1].first + transition : t;
+        if (until >= t) m = std::max(m, limits[i].second);
+      }
+      return m;
+    };
     int64_t allotter_down_until = 0;
     std::vector<SimHost> hosts(5);
     for (size_t i = 0; i < hosts.size(); ++i) {
@@ -471,6 +561,15 @@ TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) {
       if (rng() % 3000 == 0) {  // allotter killed; restarts later with a higher epoch
         allotter_down_until = t + uni(0, 2000) * kMs;
         allotter.reset();
+      }
+      if (changes && rng() % 600 == 0) {  // the operator edits the limit (SIGHUP)
+        const uint64_t limit = 40 + 30 * (rng() % 4);
+        rc.spec = LimiterSpec::Sliding(limit, w);
+        limits.push_back({t, limit});
+        if (allotter) {
+          Status st = allotter->Reconfigure(Config(rc), A(t));
+          ASSERT_TRUE(st.ok()) << st.ToString();
+        }
       }
       if (!allotter && t >= allotter_down_until) {
         allotter = std::make_unique<Allotter>(Config(rc), ++epoch, A(t));
@@ -576,7 +675,7 @@ TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) {
         using_now += h.Using(t, w);
         in_force += h.At(t);
       }
-      if (using_now > rc.Amount()) {
+      if (using_now > Allowed(t)) {
         std::string why;
         for (const SimHost& h : hosts) {
           why += h.id + " using " + std::to_string(h.Using(t, w)) + " in force " +
@@ -592,8 +691,8 @@ TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) {
                << why << (allotter ? allotter->Describe(0, A(t)) : "");
       }
       if (allotter && !allotter->Learning(A(t))) {
-        ASSERT_LE(allotter->CommittedShares(0, A(t)), rc.Amount()) << "t=" << t << "\n"
-                                                                   << allotter->Describe(0, A(t));
+        ASSERT_LE(allotter->CommittedShares(0, A(t)), Allowed(t)) << "t=" << t << "\n"
+                                                                  << allotter->Describe(0, A(t));
         ASSERT_LE(allotter->CommittedFallbacks(0, A(t)), rc.reserved) << "t=" << t;
       }
       used_sum += static_cast<double>(in_force);
@@ -607,9 +706,13 @@ TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) {
       }
     }
     // Not vacuous: the fleet got real capacity most of the time.
-    EXPECT_GT(used_sum / used_n, 0.15 * static_cast<double>(rc.Amount()));
+    EXPECT_GT(used_sum / used_n, 0.15 * (changes ? 40.0 : static_cast<double>(rc.Amount())));
   }
 }
+
+TEST(Allotter, RandomizedFleetNeverExceedsTheLimit) { SimulateFleet(false); }
+
+TEST(Allotter, RandomizedFleetNeverExceedsTheLimitWhileTheLimitChanges) { SimulateFleet(true); }
 
 }  // namespace
 }  // namespace sluice::fleet

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,6 +110,28 @@ TEST_F(FleetDaemon, BadConfigExitsTwoWithFileLineColumn) {
   EXPECT_NE(missing.Err().find("nope.toml: cannot open"), std::string::npos) << missing.Err();
 }
 
+TEST_F(FleetDaemon, BadElectionFlagsExitTwo) {
+  const std::string cfg = Write("ok.toml",
+                                "listen = \"127.0.0.1:0\"\n[resources.x]\nalgorithm = "
+                                "\"sliding\"\nlimit = 5\nwindow = \"1s\"\n");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--etcd", "127.0.0.1:2379"}, "--etcd: etcd endpoint '127.0.0.1:2379' is not http://"},
+      {{"--etcd", "http://a:2379,"}, "--etcd: etcd endpoint '' is not http://"},
+      {{"--etcd"}, "--etcd needs a value"},
+      {{"--etcd", "http://a:2379", "--election-ttl", "0"}, "--election-ttl must be whole seconds"},
+      {{"--etcd", "http://a:2379", "--election", "a/b"}, "--election must be a non-empty name"},
+      {{"--etcd", "http://a:2379", "--advertise", "a"}, "--advertise must be host:port"},
+  };
+  int i = 0;
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> args{"--config", cfg};
+    args.insert(args.end(), flags.begin(), flags.end());
+    AllotterProcess p(args, dir_ + "/err" + std::to_string(i++));
+    EXPECT_EQ(p.Wait(std::chrono::seconds(20)), 2) << flags[0];
+    EXPECT_NE(p.Err().find("sluice-allotter: " + message), std::string::npos) << p.Err();
+  }
+}
+
 v1::RefreshRequest Request(const std::string& host, uint64_t instance, uint64_t seq,
                            const std::string& token, double demand = 10) {
   v1::RefreshRequest r;
@@ -128,6 +151,7 @@ v1::RefreshRequest Request(const std::string& host, uint64_t instance, uint64_t 
 TEST_F(FleetDaemon, AnswersRefusesAndStops) {
   const int port = fleet::FreeLoopbackPort();
   const std::string token = Write("token", "s3cret\n");
+  chmod(token.c_str(), 0600);  // refused if group or others may read it
   const std::string cfg = Write(
       "a.toml", "listen = \"127.0.0.1:" + std::to_string(port) + "\"\ntoken_file = \"" + token +
                     "\"\n[resources.api]\nalgorithm = \"sliding\"\nlimit = 100\nwindow = "

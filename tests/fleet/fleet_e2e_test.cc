@@ -129,8 +129,9 @@ TEST(FleetEndToEnd, NeverOverTheLimitThroughShiftsCrashesAndFreezes) {
       << "[allotter]\naddress = \"127.0.0.1:" << port << "\"\n";
   }
   auto allotter = [&] {
-    return fleet::SpawnLogged({bin + "/sluice-allotter", "--config", dir + "/allotter.toml"},
-                              dir + "/allotter.log");
+    return fleet::SpawnLogged(
+        {bin + "/sluice-allotter", "--config", dir + "/allotter.toml", "--insecure"},
+        dir + "/allotter.log");
   };
   auto forwarder = [&](int h) {
     return fleet::SpawnLogged(

@@ -130,12 +130,26 @@ MUTATIONS = [
         "live_change_test", L + "gcra",
         "a gcra rate change skips ConvertState (the debt stays in nanoseconds: forgiven)"),
     Mutation(
+        "sliding-drained-at-once", "lib/src/slot_table.cc",
+        "      return std::max(prev, next_carry.count > 0 ? next_carry.until_ns + next.window_ns : now);\n",
+        "      return std::max(prev, now);  // MUTATION: a cut is drained at once, however full the window\n",
+        "live_change_test", L + "sliding_shares*",
+        "a sliding shrink reports itself drained while the window still holds more than the new amount",
+        cheap=True),
+    Mutation(
         "share-never-lapses", "lib/src/limiter.cc",
         "  if (!p.declared.global || now < p.share.stage_end_ns || !p.writable) return false;\n",
         "  return false;  // MUTATION: a share that ended is never lapsed (decided as if it held)\n",
         "live_change_test", L + "*_shares",
         "decisions past a global limiter's share end keep its amount (no fallback, no 0)",
         cheap=True),
+    Mutation(
+        "leader-ignores-its-lease", "fleet/allotter/leadership.cc",
+        "  if (allotter_ && now_ns < valid_until_) return allotter_->Refresh(in, now_ns);\n",
+        "  if (allotter_) return allotter_->Refresh(in, now_ns);  // MUTATION: past its lease\n",
+        "fleet_failover_test", "FleetFailover.*",
+        "an allotter cut off from etcd keeps dividing after its election lease may have lapsed "
+        "(two leaders divide)"),
 ]
 
 def log(msg):

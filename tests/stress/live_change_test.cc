@@ -513,6 +513,13 @@ CheckResult CheckDrained(const std::vector<Grant>& g, const Case& c, const Contr
     };
     switch (spec.algorithm) {
       case Algorithm::kSliding: {
+        // Usage only falls between grants: its highest values after `from`
+        // are at `from` itself and at grants.
+        uint64_t at_from = 0;
+        for (const Grant& x : g) {
+          if (x.t > from - spec.window_ns && x.t <= from) at_from += x.permits;
+        }
+        if (from < to && at_from > amount) fail(at_from, from);
         size_t lo = 0;
         uint64_t in = 0;
         for (size_t j = 0; j < g.size() && g[j].t < to; ++j) {

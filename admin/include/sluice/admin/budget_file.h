@@ -4,7 +4,8 @@
 //   mode = "0660"              # optional, segment permissions (default 0600)
 //   allow_world_writable = true  # optional: required for a mode with o+w
 //   [limiters.NAME]            # one table per limiter (LimiterSpec keys)
-//   [allotter]                 # optional: address, token_file (forwarder)
+//   [allotter]                 # optional: address (a comma list: several
+//                              # allotters), token_file, tls_* (forwarder)
 //
 // ParseBudget validates the whole file (syntax, unknown keys at every level,
 // types, ranges, durations, required keys, names) and reports the first
@@ -40,8 +41,12 @@ struct BudgetLimiter {
 };
 
 struct AllotterConfig {
-  std::string address;     // "host:port"
-  std::string token_file;  // path of the shared token (may be empty)
+  std::string address;                 // as written: "host:port", or a comma list of them
+  std::vector<std::string> addresses;  // address split at the commas
+  std::string token_file;              // path of the shared token (may be empty)
+  std::string tls_ca;                  // PEM root: TLS to the allotter when set
+  std::string tls_cert;                // PEM client certificate and key (mutual TLS; optional)
+  std::string tls_key;
 };
 
 // A parsed, validated budget file. Plain value type.
