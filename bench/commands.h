@@ -47,13 +47,14 @@ class ScratchSegment {
   int owner_pid_;
 };
 
-int RunLatency(const Args& a);     // per-call p50/p99: sluice and the peers
-int RunContention(const Args& a);  // aggregate decisions/s with N processes
-int RunWaking(const Args& a);      // gcra Acquire wake-up lateness
-int RunHandover(const Args& a);    // lease hand-over lateness at ttl
-int RunBlockedCpu(const Args& a);  // CPU used by blocked waiters
-int RunAccuracy(const Args& a);    // achieved rate, sliding utilisation
-int RunMemory(const Args& a);      // segment bytes per limiter / per slot
+int RunLatency(const Args& a);       // per-call p50/p99: sluice and the peers
+int RunContention(const Args& a);    // aggregate decisions/s with N processes
+int RunWaking(const Args& a);        // gcra Acquire wake-up lateness
+int RunHandover(const Args& a);      // lease hand-over lateness at ttl
+int RunBlockedCpu(const Args& a);    // CPU used by blocked waiters
+int RunLeaseWaiters(const Args& a);  // lease waits against the FIFO bound
+int RunAccuracy(const Args& a);      // achieved rate, sliding utilisation
+int RunMemory(const Args& a);        // segment bytes per limiter / per slot
 
 }  // namespace sluice_bench
 

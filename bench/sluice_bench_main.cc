@@ -2,7 +2,8 @@
 // Benchmark does not fit (percentiles, processes, sleeping, accuracy).
 // bench/run_all.py runs it; each subcommand prints JSON lines.
 //
-//   sluice_bench latency|contention|waking|handover|blocked-cpu|accuracy|memory [--key value]...
+//   sluice_bench latency|contention|waking|handover|blocked-cpu|lease-waiters|accuracy|memory
+//   [--key value]...
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -84,7 +85,8 @@ int main(int argc, char** argv) {
   using namespace sluice_bench;
   if (argc < 2) {
     fprintf(stderr,
-            "usage: sluice_bench latency|contention|waking|handover|blocked-cpu|accuracy|memory "
+            "usage: sluice_bench "
+            "latency|contention|waking|handover|blocked-cpu|lease-waiters|accuracy|memory "
             "[--key value]...\n");
     return 2;
   }
@@ -95,6 +97,7 @@ int main(int argc, char** argv) {
   if (cmd == "waking") return RunWaking(a);
   if (cmd == "handover") return RunHandover(a);
   if (cmd == "blocked-cpu") return RunBlockedCpu(a);
+  if (cmd == "lease-waiters") return RunLeaseWaiters(a);
   if (cmd == "accuracy") return RunAccuracy(a);
   if (cmd == "memory") return RunMemory(a);
   fprintf(stderr, "sluice_bench: unknown command '%s'\n", cmd.c_str());

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <vector>
 
 #include "platform.h"
 
@@ -28,6 +29,7 @@ class TestTable {
   }
   Table& t() { return t_; }
   HolderEntry& entry(uint64_t i) { return e_[i]; }
+  uint64_t hint() const { return hint_.load(); }
 
  private:
   std::unique_ptr<HolderEntry[]> e_;
@@ -186,6 +188,35 @@ TEST(LeaseTableTest, GateDeniesUntilDroppedLeasesLapse) {
   EXPECT_FALSE(g.ok);
   EXPECT_EQ(g.retry_after_ns, 100 * kMs);
   EXPECT_TRUE(TryAcquire(tt.t(), 2000 * kMs, false).ok);
+}
+
+// Invariant 8: a release points the next claim at the entry it freed, so a
+// nearly full table hands it over without walking the held entries.
+TEST(LeaseTableTest, ReleasedEntryIsWhereTheNextClaimStarts) {
+  const uint64_t holders = 64;
+  TestTable tt(holders, 250 * kMs, false);
+  const int64_t t0 = 1000 * kMs;
+  std::vector<Lease> held;
+  for (uint64_t i = 0; i < holders; ++i) {
+    Grant g = TryAcquire(tt.t(), t0, false);
+    ASSERT_TRUE(g.ok);
+    held.push_back(g.lease);
+  }
+  for (uint32_t i : {17u, 3u, 40u}) {
+    ASSERT_TRUE(Release(tt.t(), held[i], t0 + kMs));
+    EXPECT_EQ(tt.hint(), i);
+    Grant g = TryAcquire(tt.t(), t0 + kMs, false);
+    ASSERT_TRUE(g.ok);
+    EXPECT_EQ(g.lease.index, i);
+    EXPECT_EQ(tt.hint(), i + 1);
+    EXPECT_FALSE(TryAcquire(tt.t(), t0 + kMs, false).ok);
+  }
+  // Anonymous claims (TryAcquireN) start at the hint too.
+  ASSERT_TRUE(Release(tt.t(), held[9], t0 + 2 * kMs));
+  bool sealed = false;
+  EXPECT_TRUE(TryAcquireN(tt.t(), 1, t0 + 2 * kMs, &sealed).granted);
+  EXPECT_EQ(tt.hint(), 10u);
+  EXPECT_FALSE(TryAcquireN(tt.t(), 1, t0 + 2 * kMs, &sealed).granted);
 }
 
 }  // namespace

@@ -20,13 +20,20 @@ class TestRing {
   TestRing(uint64_t limit, int64_t window) : words_(new std::atomic<int64_t>[limit]) {
     for (uint64_t i = 0; i < limit; ++i) words_[i].store(kFreeStamp);
     ring_ = Ring{words_.get(), limit, window, &hint_};
+    ring_.free_at = &free_at_;
+    ring_.free_seq = &free_seq_;
   }
   const Ring& ring() const { return ring_; }
   std::atomic<int64_t>& word(uint64_t i) { return words_[i]; }
+  int64_t free_at() const { return free_at_.load(); }
+  // What a parameter change does after rewriting words (slot_table.cc).
+  void Forget() { ForgetFreeAt(&free_at_, &free_seq_); }
 
  private:
   std::unique_ptr<std::atomic<int64_t>[]> words_;
   std::atomic<uint64_t> hint_{0};
+  std::atomic<int64_t> free_at_{0};
+  std::atomic<uint64_t> free_seq_{0};
   Ring ring_;
 };
 
@@ -150,6 +157,121 @@ TEST(SlidingTest, UsedCountsWindow) {
   EXPECT_EQ(Used(r.ring(), 1060 * kMs, &next), 3u);
   EXPECT_EQ(next, 40 * kMs);
   EXPECT_EQ(Used(r.ring(), 1100 * kMs, &next), 1u);
+}
+
+// Invariant 8: a denial that scanned the whole ring remembers the earliest
+// expiry; denials before it return that exact wait without reading words.
+TEST(SlidingTest, FullRingRemembersEarliestExpiry) {
+  TestRing r(4, 100 * kMs);
+  bool sealed = false;
+  const int64_t t0 = 1000 * kMs;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(TryAcquire(r.ring(), 1, t0 + i * kMs, &sealed).granted);
+  EXPECT_EQ(r.free_at(), 0);
+  Decision d = TryAcquire(r.ring(), 1, t0 + 10 * kMs, &sealed);
+  EXPECT_FALSE(d.granted);
+  EXPECT_EQ(d.retry_after_ns, 90 * kMs);
+  EXPECT_EQ(r.free_at(), t0 + 100 * kMs);
+  // A word written behind the algorithm's back is not read before the bound.
+  r.word(3).store(kFreeStamp);
+  for (int64_t t : {11 * kMs, 50 * kMs, 100 * kMs - 1}) {
+    d = TryAcquire(r.ring(), 1, t0 + t, &sealed);
+    EXPECT_FALSE(d.granted);
+    EXPECT_EQ(d.retry_after_ns, 100 * kMs - t);  // exact
+  }
+  // Time that goes backwards is still before the bound.
+  EXPECT_EQ(TryAcquire(r.ring(), 1, t0 - 5 * kMs, &sealed).retry_after_ns, 105 * kMs);
+  // At the bound the ring is read again.
+  EXPECT_TRUE(TryAcquire(r.ring(), 1, t0 + 100 * kMs, &sealed).granted);
+  EXPECT_FALSE(sealed);
+}
+
+TEST(SlidingTest, BoundIsExactAcrossExpiries) {
+  TestRing r(3, 100 * kMs);
+  bool sealed = false;
+  const int64_t t0 = 1000 * kMs;
+  for (int64_t at : {0 * kMs, 7 * kMs, 30 * kMs}) {
+    ASSERT_TRUE(TryAcquire(r.ring(), 1, t0 + at, &sealed).granted);
+  }
+  // Each word frees at grant + 100ms; a saturating caller gets each one at
+  // the exact time the previous denial named.
+  int64_t now = t0 + 31 * kMs;
+  for (int i = 0; i < 12; ++i) {
+    Decision d = TryAcquire(r.ring(), 1, now, &sealed);
+    ASSERT_FALSE(d.granted) << i;
+    now += d.retry_after_ns;
+    EXPECT_FALSE(TryAcquire(r.ring(), 1, now - 1, &sealed).granted) << i;
+    ASSERT_TRUE(TryAcquire(r.ring(), 1, now, &sealed).granted) << i;
+  }
+  EXPECT_EQ(now, t0 + 30 * kMs + 400 * kMs);  // 12 grants, 3 per window
+}
+
+TEST(SlidingTest, RefundForgetsTheBound) {
+  TestRing r(2, 100 * kMs);
+  bool sealed = false;
+  const int64_t t0 = 1000 * kMs;
+  ASSERT_TRUE(TryAcquire(r.ring(), 1, t0, &sealed).granted);
+  Undo undo[1];
+  Reservation res = Reserve(r.ring(), 1, t0 + 10 * kMs, -1, undo);  // the free word
+  ASSERT_TRUE(res.ok);
+  EXPECT_FALSE(TryAcquire(r.ring(), 1, t0 + 20 * kMs, &sealed).granted);
+  EXPECT_EQ(r.free_at(), t0 + 100 * kMs);
+  Refund(r.ring(), 1, undo, res.grant_ns);  // the word is free again at once
+  EXPECT_EQ(r.free_at(), 0);
+  EXPECT_TRUE(TryAcquire(r.ring(), 1, t0 + 21 * kMs, &sealed).granted);
+}
+
+TEST(SlidingTest, PartialGrantRollbackForgetsTheBound) {
+  TestRing r(3, 100 * kMs);
+  bool sealed = false;
+  const int64_t t0 = 1000 * kMs;
+  ASSERT_TRUE(TryAcquire(r.ring(), 3, t0, &sealed).granted);
+  EXPECT_FALSE(TryAcquire(r.ring(), 1, t0 + 1, &sealed).granted);
+  EXPECT_EQ(r.free_at(), t0 + 100 * kMs);
+  // One word frees; a request for two takes it, fails, and puts it back.
+  r.word(0).store(t0 - 100 * kMs);
+  r.Forget();  // (what the writer of an early-free word does)
+  Decision d = TryAcquire(r.ring(), 2, t0 + 2, &sealed);
+  EXPECT_FALSE(d.granted);
+  EXPECT_EQ(r.free_at(), 0);  // rolled back: nothing remembered
+  EXPECT_TRUE(TryAcquire(r.ring(), 1, t0 + 3, &sealed).granted);
+}
+
+TEST(SlidingTest, ForgetClearsTheBoundAndMovesTheSequence) {
+  std::atomic<int64_t> free_at{0};
+  std::atomic<uint64_t> seq{5};
+  std::atomic<int64_t> word{1000 * kMs};
+  std::atomic<uint64_t> hint{0};
+  Ring ring{&word, 1, 100 * kMs, &hint};
+  ring.free_at = &free_at;
+  ring.free_seq = &seq;
+  bool sealed = false;
+  EXPECT_FALSE(TryAcquire(ring, 1, 1010 * kMs, &sealed).granted);
+  EXPECT_EQ(free_at.load(), 1100 * kMs);
+  ForgetFreeAt(&free_at, &seq);
+  EXPECT_EQ(free_at.load(), 0);
+  EXPECT_EQ(seq.load(), 6u);
+}
+
+// Large rings: the first kMaxScan words are read; the rest only when the
+// bound it would learn outlasts the scan.
+TEST(SlidingTest, LargeRingLearnsBoundWhenWorthIt) {
+  const uint64_t limit = 3 * kMaxScan;
+  TestRing r(limit, 1000 * kMs);
+  bool sealed = false;
+  const int64_t t0 = 10000 * kMs;
+  ASSERT_TRUE(TryAcquire(r.ring(), uint32_t(limit), t0, &sealed).granted);
+  Decision d = TryAcquire(r.ring(), 1, t0 + kMs, &sealed);
+  EXPECT_FALSE(d.granted);
+  EXPECT_EQ(d.retry_after_ns, 999 * kMs);
+  EXPECT_EQ(r.free_at(), t0 + 1000 * kMs);
+  // Close to the next expiry (less than a nanosecond per word left): no
+  // full scan, an upper-bound answer as before.
+  TestRing q(limit, 1000 * kMs);
+  ASSERT_TRUE(TryAcquire(q.ring(), uint32_t(limit), t0, &sealed).granted);
+  d = TryAcquire(q.ring(), 1, t0 + 1000 * kMs - 100, &sealed);
+  EXPECT_FALSE(d.granted);
+  EXPECT_EQ(d.retry_after_ns, 100);
+  EXPECT_EQ(q.free_at(), 0);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "handle_cache.h"
+#include "lease_queue.h"
 #include "platform.h"
 #include "slot_table.h"
 #include "sluice/duration.h"
@@ -70,8 +71,11 @@ class WaitScope {
   bool slept_ = false;
 };
 
-// Waits for a lease holder entry to free: tries, then sleeps on the slot's
-// futex until a release bumps wake_seq, the soonest holder lapses, or the
+// Waits for a lease holder entry to free, in arrival order (lease_queue.h):
+// tries at once when nobody is queued, else takes a ticket; the waiter
+// served tries, the others wait behind it (skipping it once a holder has
+// been free for kSkipNs under it). Sleeps on the slot's futex until a
+// release or a hand-over bumps wake_seq, the soonest holder lapses, or the
 // deadline. No lost wake-up: the waiter registers in `sleepers` before it
 // reads wake_seq; Release bumps wake_seq before it reads `sleepers` (all
 // seq_cst), so either the waiter sees the new wake_seq (and the freed entry)
@@ -81,9 +85,9 @@ class WaitScope {
 // try_once(now, &retry) returns true when granted; a denial with retry < 0
 // ("never": the request exceeds the current capacity, which may have shrunk
 // while we waited) ends the wait with kNeverStatus, which the caller turns
-// into its own message.
-template <typename TryFn>
-Status WaitForLease(SlotLayout* slot, TryFn try_once, int64_t deadline, bool reclaim,
+// into its own message. table() returns the current holder table.
+template <typename TryFn, typename TableFn>
+Status WaitForLease(SlotLayout* slot, TryFn try_once, TableFn table, int64_t deadline, bool reclaim,
                     const CancelCheck& cancel, WaitScope* scope) {
   struct Sleeper {
     explicit Sleeper(SlotLayout* s) : s_(s) {
@@ -92,15 +96,64 @@ Status WaitForLease(SlotLayout* slot, TryFn try_once, int64_t deadline, bool rec
     ~Sleeper() { s_->sleepers.fetch_sub(1, std::memory_order_seq_cst); }
     SlotLayout* s_;
   } sleeper(slot);
+  lease::Queue queue(&slot->state, &slot->queue_serving, &slot->queue_since);
+  auto wake_all = [slot] {
+    slot->wake_seq.fetch_add(1, std::memory_order_seq_cst);
+    if (slot->sleepers.load(std::memory_order_seq_cst) > 1) platform::FutexWakeAll(&slot->wake_seq);
+  };
+  bool queued = false;
+  uint32_t ticket = 0;
+  // Leaving: the next ticket's turn, or this one marked gone (invariants 1
+  // and 2).
+  auto leave = [&](Status s) {
+    if (queued && queue.Leave(ticket, platform::NowNs())) wake_all();
+    return s;
+  };
   for (;;) {
     const uint32_t seq = slot->wake_seq.load(std::memory_order_seq_cst);
     const int64_t now = platform::NowNs();
-    int64_t retry = 0;
-    if (try_once(now, &retry)) return Status::OK();
-    if (retry < 0) return NeverStatus();  // never a 1 ns sleep: that would spin
-    if (deadline >= 0 && now >= deadline) return TimeoutStatus();
-    if (cancel.fn && cancel.fn(cancel.arg)) return CancelledStatus();
-    int64_t until = now + std::max<int64_t>(retry, 1);
+    if (!queued && !queue.Empty() && (deadline < 0 || now < deadline)) {
+      ticket = queue.TakeTicket();
+      lease::Register(table(), ticket);
+      queued = true;
+    }
+    const int64_t ahead = queued ? queue.Ahead(ticket) : 0;
+    int64_t until = 0;
+    if (ahead <= 0) {
+      // Served (or out of the queue's order: competes freely).
+      int64_t retry = 0;
+      if (try_once(now, &retry)) return leave(Status::OK());
+      if (retry < 0) return leave(NeverStatus());  // never a 1 ns sleep: that would spin
+      until = now + std::max<int64_t>(retry, 1);
+      if (!queued && (deadline < 0 || now < deadline)) {
+        // Tried at once on an empty queue and failed: queue up now.
+        ticket = queue.TakeTicket();
+        lease::Register(table(), ticket);
+        queued = true;
+        if (queue.Ahead(ticket) != 0) continue;  // someone came first
+      }
+    } else {
+      // Behind the ticket served: skip it once a holder has been free for
+      // kSkipNs under it (invariant 2), else wait for a hand-over.
+      const uint32_t serving = queue.Serving();
+      const lease::Table t = table();
+      if (lease::ServedWaiterDied(t, serving)) {
+        if (queue.MoveOn(serving, now)) wake_all();
+        continue;
+      }
+      int64_t next_lapse = INT64_MAX;
+      const int64_t free_since = lease::FreeSince(t, now, &next_lapse);
+      const int64_t from = free_since != INT64_MAX
+                               ? std::max(free_since, queue.ServedSince(serving, now))
+                               : std::min(next_lapse, INT64_MAX - 2 * lease::kSkipNs);
+      if (free_since != INT64_MAX && now - from >= lease::kSkipNs) {
+        if (queue.MoveOn(serving, now)) wake_all();
+        continue;
+      }
+      until = std::max(from + lease::kSkipNs, now + 1);
+    }
+    if (deadline >= 0 && now >= deadline) return leave(TimeoutStatus());
+    if (cancel.fn && cancel.fn(cancel.arg)) return leave(CancelledStatus());
     if (deadline >= 0) until = std::min(until, deadline);
     if (cancel.fn) until = std::min(until, now + 50 * kNanosPerMilli);
     if (reclaim) until = std::min(until, now + kReclaimPollNs);
@@ -333,7 +386,7 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
               if (d.granted) *granted_ns = t;
               return d.granted;
             },
-            deadline, p.spec.reclaim, cancel, &scope);
+            [&] { return Params().table; }, deadline, p.spec.reclaim, cancel, &scope);
         Count(s.ok(), permits, platform::NowNs());
         // Holders shrank below permits while we waited: that is final.
         if (IsNever(s)) return NeverGranted(permits, Params());
@@ -346,6 +399,8 @@ Status Limiter::Acquire(uint32_t permits, int64_t timeout_ns, CancelCheck cancel
 StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
+  // No wait: one try, on the handle's cached table (no queue, no sleeper).
+  if (timeout_ns == 0 && cancel.fn == nullptr) return TryLease(platform::NowNs(), true);
   const int64_t start = platform::NowNs();
   const ActiveParams first = Params();
   if (first.spec.algorithm != Algorithm::kLease) {
@@ -376,7 +431,7 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
         });
         return ok;
       },
-      deadline, first.spec.reclaim, cancel, &scope);
+      [&] { return Params().table; }, deadline, first.spec.reclaim, cancel, &scope);
   Count(s.ok(), 1, platform::NowNs());
   if (IsNever(s)) {
     return Status(Code::kInvalidArgument, "limiter '" + name() + "' has no lease holders (" +
@@ -386,7 +441,9 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
   return out;
 }
 
-StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
+StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) { return TryLease(now_ns, false); }
+
+StatusOr<Lease> Limiter::TryLease(int64_t now_ns, bool real_time) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
   lease::Table cached;
@@ -397,7 +454,7 @@ StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
   lease::Grant g;
   uint64_t holders = 0;
   if (fast) {
-    g = lease::TryAcquire(cached, now_ns, /*real_time=*/false);
+    g = lease::TryAcquire(cached, now_ns, real_time);
     if (!g.sealed) {
       Count(g.ok, 1, now_ns);
       if (g.ok) return g.lease;
@@ -407,7 +464,7 @@ StatusOr<Lease> Limiter::TryAcquireLeaseAt(int64_t now_ns) {
   if (!RetryOnSealed([&](const ActiveParams& p) {
         now_ns = std::max(now_ns, p.published_ns);  // dated no earlier (limiter.cc Decide)
         if (Lapse(p, now_ns)) return false;         // decide under the next stage
-        g = lease::TryAcquire(p.table, now_ns, /*real_time=*/false);
+        g = lease::TryAcquire(p.table, now_ns, real_time);
         holders = p.spec.holders;
         return !g.sealed;
       })) {

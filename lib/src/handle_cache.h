@@ -29,6 +29,9 @@ struct HotParams {
   window::Params window;
   uint32_t algorithm = 0;
   uint32_t writable = 0;
+  // sliding, writable, with a ring: its remembered bound (sliding.h
+  // invariant 8), so that a denial before it reads nothing else.
+  const std::atomic<int64_t>* free_at = nullptr;
 };
 
 // What a sliding (Ring) or lease (lease::Table) decision needs besides

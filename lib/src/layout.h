@@ -23,7 +23,7 @@
 namespace sluice {
 
 constexpr uint64_t kMagic = 0x31454349554C53ULL;  // "SLUICE1\0" little-endian
-constexpr uint32_t kLayoutVersion = 2;
+constexpr uint32_t kLayoutVersion = 3;
 constexpr size_t kCacheLine = 64;
 constexpr size_t kHeaderSize = 4096;
 constexpr uint32_t kMaxCapacity = 1u << 16;
@@ -71,7 +71,8 @@ inline uint32_t StatusPid(uint64_t v) { return uint32_t(v >> 32); }
 struct alignas(kCacheLine) SlotLayout {
   // Line 0, the hot line: every decision reads params_off and CASes state
   // (gcra, window) here. Nothing else is written here on the hot path.
-  std::atomic<int64_t> state;        // gcra: TAT ns; window: idx<<24|count
+  std::atomic<int64_t> state;        // gcra: TAT ns; window: idx<<24|count;
+                                     // lease: the next waiter's ticket (lease_queue.h)
   std::atomic<uint64_t> params_off;  // the published record: ParamsWord
   std::atomic<uint64_t> token;       // lease: last fencing token issued;
                                      // window: full index of the last move
@@ -89,10 +90,12 @@ struct alignas(kCacheLine) SlotLayout {
   std::atomic<uint64_t> demand_asked;    // asked at demand_epoch_ns
   // Line 2: control.
   alignas(kCacheLine) std::atomic<uint64_t> status;
-  std::atomic<uint64_t> demand_milli;  // permits/s * 1000, last interval
-  uint64_t records_off;                // the two ParamsRecord banks (written in INIT)
-  uint64_t reserved0;
-  std::atomic<uint64_t> defined_seq;  // bumped on each define/update
+  std::atomic<uint64_t> demand_milli;   // permits/s * 1000, last interval
+  uint64_t records_off;                 // the two ParamsRecord banks (written in INIT)
+  std::atomic<uint64_t> queue_since;    // lease: when the ticket served became so
+  std::atomic<uint64_t> defined_seq;    // bumped on each define/update
+  std::atomic<uint64_t> queue_serving;  // lease: the ticket served | the tickets
+                                        // gone after it << 32 (lease_queue.h)
   // Line 3: name, written before status becomes READY (release).
   alignas(kCacheLine) char name[64];  // NUL-terminated, <= 63 chars
 };
@@ -162,13 +165,21 @@ constexpr uint32_t kFlagClosed = 4;  // amount 0: gcra/window keep their last
                                      // amounts as the state's units; deny all
 constexpr uint32_t kParamsWords = 32;
 
-// A sliding ring in the arena: one hint word (where to start scanning; any
-// value is safe), then `len` int64 grant times. Allocated 64-byte aligned so
-// the hint and the first 7 words share a cache line.
+// A sliding ring in the arena: a 32-byte header, then `len` int64 grant
+// times. Allocated 64-byte aligned so the header and the first 4 words
+// share a cache line. hint: where to start scanning (any value is safe).
+// free_at: no word of the ring frees before this time (a lower bound that a
+// full scan remembers; 0: unknown). free_seq: bumped by whatever can free a
+// word earlier than its expiry (a refund, a parameter change), so a scan
+// that overlapped one does not leave its bound behind (sliding.h
+// invariant 8).
 struct RingHeader {
   std::atomic<uint64_t> hint;
+  std::atomic<int64_t> free_at;
+  std::atomic<uint64_t> free_seq;
+  uint64_t reserved;
 };
-static_assert(sizeof(RingHeader) == 8);
+static_assert(sizeof(RingHeader) == 32);
 
 // One lease holder, on its own cache line. expiry > 0: held until expiry.
 // expiry <= 0: released; -expiry was its expiry. Every new value of expiry
@@ -183,6 +194,11 @@ struct alignas(kCacheLine) HolderEntry {
   std::atomic<int64_t> free_since_ns;  // released: not takeable before this
   uint64_t reserved[2];
 };
+
+// After a lease table's ring_cap HolderEntry: kWaiterSlots words, slot
+// t % kWaiterSlots naming the waiter of ticket t (pid << 32 | t), so that a
+// waiter killed while queued is moved past at once (lease_queue.h).
+constexpr uint32_t kWaiterSlots = 64;
 
 static_assert(std::is_standard_layout_v<Header>);
 static_assert(std::is_standard_layout_v<SlotLayout>);

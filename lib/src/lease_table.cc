@@ -144,7 +144,9 @@ Decision TryAcquireN(const Table& t, uint32_t n, int64_t now, bool* sealed) {
     taken = heap_taken.get();
   }
   uint32_t got = 0;
-  for (uint64_t i = 0; i < t.len && got < n; ++i) {
+  const uint64_t start = t.hint != nullptr ? t.hint->load(std::memory_order_relaxed) % t.len : 0;
+  for (uint64_t k = 0; k < t.len && got < n; ++k) {
+    const uint64_t i = (start + k) % t.len;
     HolderEntry& h = t.entries[i];
     int64_t e = h.expiry.load(std::memory_order_acquire);
     if (e == kSealed) {
@@ -158,7 +160,11 @@ Decision TryAcquireN(const Table& t, uint32_t n, int64_t now, bool* sealed) {
     taken[got++] = {i, next, e};
   }
   const bool replaced = got > 0 && t.Replaced();  // as in TryAcquire
-  if (got == n && !replaced) return {true, now, 0};
+  if (got == n && !replaced) {
+    if (t.hint != nullptr)
+      t.hint->store((taken[n - 1].index + 1) % t.len, std::memory_order_relaxed);
+    return {true, now, 0};
+  }
   for (uint32_t j = 0; j < got; ++j) Unclaim(t, taken[j].index, taken[j].next, taken[j].prev);
   if (replaced) {
     *sealed = true;
@@ -178,8 +184,13 @@ bool Release(const Table& t, const Lease& lease, int64_t now) {
          !h.free_since_ns.compare_exchange_weak(since, now, std::memory_order_relaxed)) {
   }
   int64_t expected = lease.expires_ns;
-  return h.expiry.compare_exchange_strong(expected, -lease.expires_ns, std::memory_order_acq_rel,
-                                          std::memory_order_relaxed);
+  if (!h.expiry.compare_exchange_strong(expected, -lease.expires_ns, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed)) {
+    return false;
+  }
+  // Invariant 8: the next claim starts at the entry just freed.
+  if (t.hint != nullptr) t.hint->store(lease.index, std::memory_order_relaxed);
+  return true;
 }
 
 bool Renew(const Table& t, Lease* lease, int64_t now) {

@@ -36,6 +36,10 @@
 //     and undoes itself if the parameters it used were replaced meanwhile.
 //     Its (index, next) is unique (2), so the undo can only remove its own
 //     claim, wherever the change left it.
+//  8. hint (the slot's ring_hint) is only where a claim starts scanning;
+//     any value is safe. A grant moves it past the entry it took and a
+//     release to the entry it freed, so a table where leases are taken
+//     and given back finds a free entry in O(1), however many are held.
 // Memory order: expiry CAS is acq_rel, so what the previous holder wrote
 // (owner, token, free_since) is ordered before the next claim.
 #ifndef SLUICE_SRC_LEASE_TABLE_H_
@@ -61,6 +65,8 @@ struct Table {
   // was being taken is undone (params.h invariant 3). nullptr: no check.
   const std::atomic<uint64_t>* params_off = nullptr;
   uint64_t word = 0;
+  // kWaiterSlots words naming queued waiters (lease_queue.h); nullptr: none.
+  std::atomic<uint64_t>* waiters = nullptr;
   bool Replaced() const {
     return params_off != nullptr && params_off->load(std::memory_order_acquire) != word;
   }

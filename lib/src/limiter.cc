@@ -60,6 +60,9 @@ void HandleCache::Store(const ActiveParams& p) {
   h.window = p.window;
   h.algorithm = static_cast<uint32_t>(p.spec.algorithm);
   h.writable = p.writable;
+  const bool ring =
+      p.spec.algorithm == Algorithm::kSliding && p.writable && !p.closed && p.ring.len > 0;
+  h.free_at = ring ? p.ring.free_at : nullptr;
   StoreWords(h, &hot);
   WarmParams<sliding::Ring> wr{p.off, p.ring, p.MaxPermits(), p.declared.global};
   StoreWords(wr, &warm_ring);
@@ -264,6 +267,20 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
       stale = false;
       return window::TryAcquire(slot_->state, p, permits, now,
                                 gcra::ParamsGuard{&slot_->params_off, off}, &stale, &slot_->token);
+    }
+    if (algorithm == static_cast<uint32_t>(Algorithm::kSliding) && permits == 1) {
+      // A full ring before its earliest expiry (sliding.h invariant 8):
+      // denied with that exact wait, reading neither the ring nor its
+      // cached copy. One permit is at most the limit: never "never".
+      // params_off: the bound is that of the ring published now.
+      const std::atomic<int64_t>* free_at = relaxed(c.hot.free_at);
+      if (free_at != nullptr && consistent()) {
+        const int64_t bound = free_at->load(std::memory_order_relaxed);
+        if (now < bound && slot_->params_off.load(std::memory_order_acquire) == off) {
+          stale = false;
+          return Decision(false, now, sliding::Until(bound, now));
+        }
+      }
     }
     if (!consistent()) return Decision();
     Decision w;

@@ -140,7 +140,7 @@ uint64_t RingBytes(Algorithm algorithm, uint64_t cap) {
     case Algorithm::kSliding:
       return sizeof(RingHeader) + cap * sizeof(int64_t);
     case Algorithm::kLease:
-      return cap * sizeof(HolderEntry);
+      return cap * sizeof(HolderEntry) + kWaiterSlots * sizeof(uint64_t);
     default:
       return 0;
   }
@@ -163,6 +163,9 @@ StatusOr<uint64_t> AllocateRing(Mapping& m, Algorithm algorithm, uint64_t cap) {
       return Status(Code::kCorrupt, "arena allocation out of bounds");
     }
     hdr->hint.store(0, std::memory_order_relaxed);
+    hdr->free_at.store(0, std::memory_order_relaxed);
+    hdr->free_seq.store(0, std::memory_order_relaxed);
+    hdr->reserved = 0;
     for (uint64_t i = 0; i < cap; ++i) words[i].store(kSealed, std::memory_order_relaxed);
   } else {
     auto* e = m.ArenaAt<HolderEntry>(*r, cap);
@@ -175,6 +178,9 @@ StatusOr<uint64_t> AllocateRing(Mapping& m, Algorithm algorithm, uint64_t cap) {
       e[i].granted_ns.store(0, std::memory_order_relaxed);
       e[i].free_since_ns.store(INT64_MIN, std::memory_order_relaxed);
     }
+    auto* w = m.ArenaAt<std::atomic<uint64_t>>(*r + cap * sizeof(HolderEntry), kWaiterSlots);
+    if (w == nullptr) return Status(Code::kCorrupt, "arena allocation out of bounds");
+    for (uint32_t i = 0; i < kWaiterSlots; ++i) w[i].store(0, std::memory_order_relaxed);
   }
   return *r;
 }
@@ -322,7 +328,8 @@ StatusOr<ActiveParams> FromRecord(const Mapping& m, SlotLayout* slot, const Para
         auto* hdr = m.ArenaAt<RingHeader>(p.ring_off, 1);
         auto* words = m.ArenaAt<std::atomic<int64_t>>(p.ring_off + sizeof(RingHeader), ring_cap);
         if (hdr == nullptr || words == nullptr) return Corrupt(*slot, "sliding ring out of bounds");
-        p.ring = {words, ring_len, s.window_ns, &hdr->hint, &slot->params_off, word};
+        p.ring = {words, ring_len,      s.window_ns,   &hdr->hint, &slot->params_off,
+                  word,  &hdr->free_at, &hdr->free_seq};
       } else {
         p.ring = {nullptr, 0, s.window_ns, nullptr, &slot->params_off, word};
       }
@@ -331,9 +338,14 @@ StatusOr<ActiveParams> FromRecord(const Mapping& m, SlotLayout* slot, const Para
     case Algorithm::kLease: {
       if (!ring_ok) return Corrupt(*slot, "lease holder table out of bounds");
       HolderEntry* e = nullptr;
+      std::atomic<uint64_t>* waiters = nullptr;
       if (ring_cap > 0) {
         e = m.ArenaAt<HolderEntry>(p.ring_off, ring_cap);
-        if (e == nullptr) return Corrupt(*slot, "lease holder table out of bounds");
+        waiters = m.ArenaAt<std::atomic<uint64_t>>(p.ring_off + ring_cap * sizeof(HolderEntry),
+                                                   kWaiterSlots);
+        if (e == nullptr || waiters == nullptr) {
+          return Corrupt(*slot, "lease holder table out of bounds");
+        }
       }
       p.table = {e,
                  ring_len,
@@ -343,7 +355,8 @@ StatusOr<ActiveParams> FromRecord(const Mapping& m, SlotLayout* slot, const Para
                  &slot->token,
                  &slot->ring_hint,
                  &slot->params_off,
-                 word};
+                 word,
+                 waiters};
       break;
     }
   }

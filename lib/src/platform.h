@@ -23,7 +23,8 @@ int64_t RealtimeNs();
 
 // Sleeps until CLOCK_MONOTONIC reaches deadline_ns with
 // clock_nanosleep(TIMER_ABSTIME), waking at least every 50 ms to poll
-// `cancel`. Returns false if cancelled.
+// `cancel`. Returns false if cancelled. Sleeps (this and FutexWait) run
+// with the calling thread's timer slack at 1 ns, restored after.
 bool SleepUntil(int64_t deadline_ns, const CancelCheck& cancel);
 
 // Process-shared futex on a word in shared memory. Waits while *word ==

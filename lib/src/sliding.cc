@@ -16,13 +16,6 @@ int64_t FreesAt(int64_t v, int64_t window) {
   return v > INT64_MAX - window ? INT64_MAX : v + window;
 }
 
-// t - now, saturating (ring words come from shared memory; `now` may be
-// injected).
-int64_t Until(int64_t t, int64_t now) {
-  const __int128 d = static_cast<__int128>(t) - now;
-  return d > INT64_MAX / 2 ? INT64_MAX / 2 : d < -(INT64_MAX / 2) ? -(INT64_MAX / 2) : int64_t(d);
-}
-
 // Keeps the n smallest expiry times seen, to tell when n words will be free.
 class SmallestN {
  public:
@@ -56,13 +49,42 @@ class SmallestN {
 
 }  // namespace
 
+void ForgetFreeAt(std::atomic<int64_t>* free_at, std::atomic<uint64_t>* free_seq) {
+  if (free_at == nullptr) return;
+  // seq_cst, and in this order (invariant 8).
+  free_seq->fetch_add(1, std::memory_order_seq_cst);
+  free_at->store(0, std::memory_order_seq_cst);
+}
+
+namespace {
+
+// Invariant 8: remembers `bound` unless a refund or change overlapped the
+// scan that found it (free_seq moved since `seq0`).
+void RememberFreeAt(const Ring& r, uint64_t seq0, int64_t bound) {
+  r.free_at->store(bound, std::memory_order_seq_cst);
+  if (r.free_seq->load(std::memory_order_seq_cst) != seq0) {
+    int64_t expected = bound;
+    r.free_at->compare_exchange_strong(expected, 0, std::memory_order_seq_cst);
+  }
+}
+
+}  // namespace
+
 Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
   if (n > r.len) return {false, now, -1};
   if (r.len == 0) return {false, now, kNanosPerMilli};  // REQUIRES n >= 1: unreachable
+  uint64_t seq0 = 0;
+  if (r.free_at != nullptr) {
+    // Invariant 8: no word frees before free_at (relaxed: a stale value is
+    // still a bound, or an older one that only costs a scan).
+    const int64_t bound = r.free_at->load(std::memory_order_relaxed);
+    if (now < bound) return {false, now, Until(bound, now)};
+    seq0 = r.free_seq->load(std::memory_order_seq_cst);
+  }
   const uint64_t start = r.hint->load(std::memory_order_relaxed) % r.len;
   // Scan at least the permits asked for plus kMaxScan, so large requests can
   // succeed on a large idle ring.
-  const uint64_t scan = std::min<uint64_t>(r.len, kMaxScan + n);
+  const uint64_t first = std::min<uint64_t>(r.len, kMaxScan + n);
   Undo inline_undo[8];
   std::vector<Undo> heap_undo;  // only for n > 8
   Undo* undo = inline_undo;
@@ -73,7 +95,13 @@ Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
   uint32_t got = 0;
   uint64_t last = start;
   SmallestN soonest(n);
-  for (uint64_t k = 0; k < scan && got < n; ++k) {
+  int64_t earliest = INT64_MAX;  // the smallest expiry seen
+  uint64_t k = 0;
+  for (; k < r.len && got < n; ++k) {
+    if (k == first && (got > 0 || r.free_at == nullptr ||
+                       Until(earliest, now) / kScanNsPerWord <= int64_t(r.len - k))) {
+      break;  // the rest of the ring is not worth scanning now
+    }
     const uint64_t i = (start + k) % r.len;
     int64_t v = r.words[i].load(std::memory_order_relaxed);
     if (v == kSealed) {
@@ -88,8 +116,16 @@ Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
       continue;
     }
     // v is the fresh value after a failed CAS.
-    if (v != kSealed) soonest.Add(FreesAt(v, r.window_ns));
+    if (v != kSealed) {
+      const int64_t t = FreesAt(v, r.window_ns);
+      soonest.Add(t);
+      earliest = std::min(earliest, t);
+    }
   }
+  const bool whole = k == r.len && got == 0 && !*sealed && r.free_at != nullptr;
+  // Invariant 8: a scan that read a word a change rewrote (release) must
+  // see that change's params_off before it may remember a bound.
+  if (whole) std::atomic_thread_fence(std::memory_order_acquire);
   if (r.Replaced()) {
     // Invariant 7: the words taken stay taken (they can only count longer).
     *sealed = true;
@@ -102,6 +138,7 @@ Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed) {
     return {true, now, 0};
   }
   Refund(r, got, undo, now);
+  if (whole && earliest > now && earliest != INT64_MAX) RememberFreeAt(r, seq0, earliest);
   // Nothing seen (a sealed ring): try again soon, after the reload.
   int64_t wait = soonest.empty() ? kNanosPerMilli : Until(soonest.Nth(n - got), now);
   if (wait < 1) wait = 1;
@@ -158,12 +195,15 @@ Reservation Reserve(const Ring& r, uint32_t n, int64_t now, int64_t max_wait_ns,
 }
 
 void Refund(const Ring& r, uint32_t n, const Undo* undo, int64_t grant_ns) {
+  if (n == 0) return;
   for (uint32_t j = 0; j < n; ++j) {
     int64_t expected = grant_ns;
     // Fails only if the word was reused after expiring: then leave it.
     r.words[undo[j].index].compare_exchange_strong(expected, undo[j].old, std::memory_order_relaxed,
                                                    std::memory_order_relaxed);
   }
+  // Invariant 8: the words may now free before a remembered bound.
+  ForgetFreeAt(r.free_at, r.free_seq);
 }
 
 uint64_t Used(const Ring& r, int64_t now, int64_t* next_free_ns) {

@@ -27,9 +27,32 @@
 //     it, one of the change's values is replaced by a later one (the grant
 //     it stood for still counts, longer); if not, the change saw the grant
 //     and counted it.
+//  8. free_at (RingHeader) is a lower bound on the time any word frees:
+//     a decision at now < free_at is denied at once, with free_at - now
+//     as retry_after, without reading the ring. A word's expiry moves
+//     earlier only by a Refund (3) or a change (7); everything else
+//     writes a later time (1, 4). So a full scan that found no free word,
+//     no kSealed, and parameters still published may store the smallest
+//     expiry it saw, unless a refund or change overlapped the scan. Both
+//     bump free_seq and then store free_at = 0, after their ring writes;
+//     the scan reads free_seq before its first word and again after its
+//     store, and takes its store back (CAS to 0) if it moved. All seq_cst,
+//     so either the scan sees the bump or the bump's store of 0 comes after
+//     the scan's store. A change also forgets free_at right after sealing
+//     (before publishing): a scan that starts later sees kSealed or only
+//     the new values, so an updater killed before its final forget leaves
+//     no stale bound. A process killed between a refund's CAS and its
+//     forget leaves a bound that ignores only its own refunded words, until
+//     the bound's time (it wastes its own permits, as in 3). free_at only
+//     ever denies: the limit never depends on it, only utilisation does.
+//     (A handle also keeps a pointer to free_at with its hot parameters
+//     and denies one permit before it directly, after checking that
+//     params_off still names its parameters: limiter.cc.)
 // Memory order: for the decisions themselves relaxed would be enough (each
 // word carries no other data); grant CASes are acquire so that one reading
 // a word a change rewrote (release) sees the change's params_off (7).
+// A scan that stores free_at issues an acquire fence before its params_off
+// check, for the same reason (8).
 #ifndef SLUICE_SRC_SLIDING_H_
 #define SLUICE_SRC_SLIDING_H_
 
@@ -50,6 +73,9 @@ struct Ring {
   // it was being taken is not used. nullptr: no check (unit tests).
   const std::atomic<uint64_t>* params_off = nullptr;
   uint64_t word = 0;
+  // RingHeader's free_at and free_seq (invariant 8). nullptr: no bound.
+  std::atomic<int64_t>* free_at = nullptr;
+  std::atomic<uint64_t>* free_seq = nullptr;
   bool Replaced() const {
     // acquire: a grant CAS (acquire) that read a word rewritten after a
     // change was published also sees that change's params_off.
@@ -57,8 +83,23 @@ struct Ring {
   }
 };
 
-// Scans at most this many words per try; beyond that it denies (safe).
+// A try scans this many words from the hint (plus the permits asked for)
+// looking for free ones. Finding none, it scans on to the whole ring (to
+// learn free_at, invariant 8) only if the soonest expiry seen so far is
+// further away than kScanNsPerWord per word left, i.e. if the bound it
+// would learn can outlast the scan; else it denies with that expiry.
 constexpr uint64_t kMaxScan = 4096;
+constexpr int64_t kScanNsPerWord = 1;
+
+// t - now, saturating (ring words come from shared memory; `now` may be
+// injected).
+inline int64_t Until(int64_t t, int64_t now) {
+  const __int128 d = static_cast<__int128>(t) - now;
+  return d > INT64_MAX / 2 ? INT64_MAX / 2 : d < -(INT64_MAX / 2) ? -(INT64_MAX / 2) : int64_t(d);
+}
+
+// Invariant 8: forgets free_at after a write that can free a word early.
+void ForgetFreeAt(std::atomic<int64_t>* free_at, std::atomic<uint64_t>* free_seq);
 
 // `sealed` is set when a retired ring was met (caller reloads params).
 Decision TryAcquire(const Ring& r, uint32_t n, int64_t now, bool* sealed);

@@ -108,7 +108,8 @@ void InitState(SlotLayout* slot, const LimiterSpec& spec) {
   slot->waiting.store(0, std::memory_order_relaxed);
   slot->demand_epoch_ns.store(0, std::memory_order_relaxed);
   slot->records_off = 0;
-  slot->reserved0 = 0;
+  slot->queue_since.store(0, std::memory_order_relaxed);
+  slot->queue_serving.store(0, std::memory_order_relaxed);
 }
 
 // The caps a global definition sets (its amounts; 0: none).
@@ -276,6 +277,9 @@ StatusOr<RingPlan> ResizeSliding(Mapping& m, const ActiveParams& cur, const Limi
   if (!plan.ok()) return plan;
   std::vector<int64_t> live =
       cur.ring.len > 0 ? SealRing(cur.ring.words, cur.ring.len, now) : std::vector<int64_t>{};
+  // sliding.h invariant 8: sealed words never free; a scan from now on
+  // sees the seals or the new values only.
+  sliding::ForgetFreeAt(cur.ring.free_at, cur.ring.free_seq);
   // A shorter window must not free a grant before the old window said:
   // its time moves later by old - new window. A longer window counts every
   // grant for the new window (no move), and also the grants of the last
@@ -349,6 +353,11 @@ void FillSliding(const Mapping& m, const RingPlan& plan) {
   // still shows in word 0 (Sealed()).
   for (uint64_t i = plan.words.size(); i-- > 0;) {
     words[i].store(plan.words[i], std::memory_order_release);
+  }
+  // sliding.h invariant 8: the new words may free before a bound
+  // remembered for the old ones.
+  if (auto* hdr = m.ArenaAt<RingHeader>(plan.ring_off, 1)) {
+    sliding::ForgetFreeAt(&hdr->free_at, &hdr->free_seq);
   }
 }
 

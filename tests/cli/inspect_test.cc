@@ -147,7 +147,7 @@ TEST(Inspect, SnapshotOfALiveSegmentIsReadOnly) {
   const std::string j = SnapshotToJson(snap);
   EXPECT_EQ(
       j.rfind("{\"namespace\":\"" + ns.ns() + "\",\"path\":\"/dev/shm/sluice." + ns.ns() +
-                  "\",\"layout_version\":2,\"mode\":\"0600\",\"capacity\":256,\"used_slots\":2,",
+                  "\",\"layout_version\":3,\"mode\":\"0600\",\"capacity\":256,\"used_slots\":2,",
               0),
       0u)
       << j;
