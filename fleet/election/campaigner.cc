@@ -79,7 +79,17 @@ void Campaigner::CampaignLoop() {
     if (stop_) break;
     if (!key.ok() || !epoch.ok()) {
       const Status& s = key.ok() ? epoch.status() : key.status();
-      if (s.code() == Code::kTimeout) continue;  // campaign again
+      if (s.code() == Code::kTimeout) {
+        // Campaign again under a new lease: etcd withdraws a cancelled
+        // campaign by deleting its key (named after the lease) some time
+        // after the cancel, which could delete the key of a new campaign
+        // under the same lease, even after it won.
+        if (lease_ == lease) lease_ = 0;
+        lock.unlock();
+        election_->Revoke(lease);
+        lock.lock();
+        continue;
+      }
       Log("election: " + s.message());
       // kNotFound: the lease expired (a new one, at once); kNotHeld: won,
       // but the key went since (campaign again, at once).
