@@ -56,6 +56,9 @@ StatusOr<RefreshOut> Leadership::Refresh(const RefreshIn& in, int64_t now_ns, st
 
 Status Leadership::Reconfigure(AllotterConfig next, int64_t now_ns) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Judged alike leading or not: a standby must not take a config its next
+  // leadership would divide by although a leader refuses it.
+  if (Status s = CheckReconfigure(config_, next); !s.ok()) return s;
   if (allotter_) {
     if (Status s = allotter_->Reconfigure(next, now_ns); !s.ok()) return s;
   }

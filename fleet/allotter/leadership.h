@@ -51,6 +51,7 @@ class Leadership {
 
   // SIGHUP: the leader's Allotter::Reconfigure (refused whole, nothing
   // changed, on error); the config every later leadership starts from.
+  // A standby refuses what a leader would (CheckReconfigure).
   Status Reconfigure(AllotterConfig next, int64_t now_ns);
 
   bool Leading(int64_t now_ns) const;
