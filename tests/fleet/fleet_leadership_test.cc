@@ -139,6 +139,30 @@ TEST(Leadership, AStandbyRefusesTheReloadsTheLeaderRefuses) {
   EXPECT_EQ(l.config().resources[0].spec.limit, 150u);
 }
 
+// The view's refreshes and refused are Prometheus counters: they never
+// move back, whoever leads.
+TEST(Leadership, TheViewsCountersNeverMoveBackAcrossLeaderships) {
+  Leadership l(Config());
+  std::string leader;
+  l.Lead(1000, 10 * kS, 10 * kS, 2 * kS);
+  ASSERT_TRUE(l.Refresh(Req(2), 10 * kS, &leader).ok());
+  RefreshIn bad = Req(1);  // older than the last answered
+  EXPECT_EQ(l.Refresh(bad, 10 * kS, &leader).status().code(), Code::kInvalidArgument);
+  AllotterView v = l.View(10 * kS);
+  EXPECT_EQ(v.refreshes, 1u);
+  EXPECT_EQ(v.refused, 1u);
+  l.Follow("10.0.0.2:7300");
+  v = l.View(11 * kS);
+  EXPECT_FALSE(v.leading);
+  EXPECT_EQ(v.refreshes, 1u);
+  EXPECT_EQ(v.refused, 1u);
+  l.Lead(2000, 20 * kS, 20 * kS, 2 * kS);
+  ASSERT_TRUE(l.Refresh(Req(1), 20 * kS, &leader).ok());
+  v = l.View(20 * kS);
+  EXPECT_EQ(v.refreshes, 2u);
+  EXPECT_EQ(v.refused, 1u);
+}
+
 TEST(AllotterTargets, FollowsTheLeaderNamedAndCyclesOnFailures) {
   AllotterTargets t({"a:1", "b:1", "c:1"});
   EXPECT_EQ(t.current(), "a:1");
