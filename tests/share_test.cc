@@ -57,6 +57,30 @@ TEST(ShareTest, NoShareMeansClosedNotNever) {
   EXPECT_EQ(l.Acquire(5, 10 * kMs).code(), Code::kTimeout);
 }
 
+// More than the share in force but within the cap is "not now" on every
+// path, the hot path included (a larger share may come).
+TEST(ShareTest, MoreThanTheShareWithinTheCapIsBusyOnTheHotPath) {
+  ScopedNamespace ns("shmore");
+  Segment seg = ns.Open();
+  Limiter g = *seg.Define("g", Global(LimiterSpec::Gcra(100, kSec, 10)));
+  Limiter w = *seg.Define("w", Global(LimiterSpec::Window(100, kSec)));
+  const int64_t end = MonotonicNowNs() + 100 * kSec;
+  admin::Share s = ShareOf(50, end);
+  s.burst = 5;
+  ASSERT_TRUE(admin::PublishShare(seg, "g", s).ok());
+  ASSERT_TRUE(admin::PublishShare(seg, "w", ShareOf(5, end)).ok());
+  for (int i = 0; i < 3; ++i) {  // the first may take the slow path
+    const Decision dg = g.TryAcquire(7);
+    EXPECT_FALSE(dg.granted);
+    EXPECT_EQ(dg.denial, Denial::kBusy) << "gcra, try " << i;
+    const Decision dw = w.TryAcquire(7);
+    EXPECT_FALSE(dw.granted);
+    EXPECT_EQ(dw.denial, Denial::kBusy) << "window, try " << i;
+  }
+  EXPECT_EQ(g.TryAcquire(11).denial, Denial::kNever);  // more than the cap's burst
+  EXPECT_EQ(w.TryAcquire(101).denial, Denial::kNever);
+}
+
 TEST(ShareTest, AppliedRenewedLapsedToFallbackThenToZero) {
   ScopedNamespace ns("shlife");
   Segment seg = ns.Open();

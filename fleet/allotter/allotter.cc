@@ -132,9 +132,8 @@ void Allotter::Log(const std::string& line) {
   if (log_) log_(line);
 }
 
-Status Allotter::Reconfigure(AllotterConfig next, int64_t now_ns) {
-  // Validate whole first: on error nothing changes.
-  for (const ResourceConfig& old : config_.resources) {
+Status CheckReconfigure(const AllotterConfig& from, const AllotterConfig& next) {
+  for (const ResourceConfig& old : from.resources) {
     const auto it = std::find_if(next.resources.begin(), next.resources.end(),
                                  [&](const ResourceConfig& r) { return r.name == old.name; });
     if (it == next.resources.end()) {
@@ -150,6 +149,12 @@ Status Allotter::Reconfigure(AllotterConfig next, int64_t now_ns) {
                         "; refused (the hosts' budget files must change too: restart)");
     }
   }
+  return Status::OK();
+}
+
+Status Allotter::Reconfigure(AllotterConfig next, int64_t now_ns) {
+  // Validate whole first: on error nothing changes.
+  if (Status s = CheckReconfigure(config_, next); !s.ok()) return s;
   // Existing resources keep their index (hosts' Held slots), new ones follow.
   std::vector<ResourceConfig> ordered(config_.resources.size());
   for (ResourceConfig& r : next.resources) {

@@ -146,6 +146,11 @@ int64_t Shrink(int64_t d);
 // An epoch above every earlier start's: CLOCK_REALTIME in microseconds.
 uint64_t NewEpoch();
 
+// Whether `next` may replace `from` live (Allotter::Reconfigure): every
+// resource keeps its algorithm and none is removed; kInvalidArgument naming
+// the first one otherwise.
+Status CheckReconfigure(const AllotterConfig& from, const AllotterConfig& next);
+
 class Allotter {
  public:
   // One line per notable event (host joined, silent, refused; learning over).

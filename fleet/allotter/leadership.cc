@@ -8,9 +8,18 @@ namespace sluice::fleet {
 Leadership::Leadership(AllotterConfig config, Allotter::Logger log)
     : config_(std::move(config)), log_(std::move(log)) {}
 
+void Leadership::Replace(std::unique_ptr<Allotter> next) {
+  if (allotter_) {
+    const AllotterView v = allotter_->View(0);  // (the counters only)
+    past_refreshes_ += v.refreshes;
+    past_refused_ += v.refused;
+  }
+  allotter_ = std::move(next);
+}
+
 void Leadership::Lead(uint64_t epoch, int64_t now_ns, int64_t alive_ns, int64_t ttl_ns) {
   std::lock_guard<std::mutex> lock(mu_);
-  allotter_ = std::make_unique<Allotter>(config_, epoch, now_ns, log_);
+  Replace(std::make_unique<Allotter>(config_, epoch, now_ns, log_));
   valid_until_ = alive_ns + Shrink(ttl_ns);
   leader_.clear();
   lapsed_logged_ = false;
@@ -19,7 +28,7 @@ void Leadership::Lead(uint64_t epoch, int64_t now_ns, int64_t alive_ns, int64_t 
 
 void Leadership::LeadAlone(uint64_t epoch, int64_t now_ns) {
   std::lock_guard<std::mutex> lock(mu_);
-  allotter_ = std::make_unique<Allotter>(config_, epoch, now_ns, log_);
+  Replace(std::make_unique<Allotter>(config_, epoch, now_ns, log_));
   valid_until_ = std::numeric_limits<int64_t>::max();
 }
 
@@ -37,7 +46,7 @@ void Leadership::Renew(int64_t alive_ns, int64_t ttl_ns) {
 void Leadership::Follow(const std::string& leader) {
   std::lock_guard<std::mutex> lock(mu_);
   if (allotter_ && log_) log_("no longer leading: stopped dividing");
-  allotter_.reset();
+  Replace(nullptr);
   leader_ = leader;
 }
 
@@ -56,6 +65,9 @@ StatusOr<RefreshOut> Leadership::Refresh(const RefreshIn& in, int64_t now_ns, st
 
 Status Leadership::Reconfigure(AllotterConfig next, int64_t now_ns) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Judged alike leading or not: a standby must not take a config its next
+  // leadership would divide by although a leader refuses it.
+  if (Status s = CheckReconfigure(config_, next); !s.ok()) return s;
   if (allotter_) {
     if (Status s = allotter_->Reconfigure(next, now_ns); !s.ok()) return s;
   }
@@ -78,6 +90,8 @@ AllotterView Leadership::View(int64_t now_ns) const {
   AllotterView v;
   if (allotter_) v = allotter_->View(now_ns);
   v.leading = allotter_ && now_ns < valid_until_;
+  v.refreshes += past_refreshes_;
+  v.refused += past_refused_;
   return v;
 }
 

@@ -51,11 +51,13 @@ class Leadership {
 
   // SIGHUP: the leader's Allotter::Reconfigure (refused whole, nothing
   // changed, on error); the config every later leadership starts from.
+  // A standby refuses what a leader would (CheckReconfigure).
   Status Reconfigure(AllotterConfig next, int64_t now_ns);
 
   bool Leading(int64_t now_ns) const;
   // The allotter's figures (metrics); while following, `leading` false and
-  // nothing else.
+  // nothing else but the counters (refreshes, refused: this process's, all
+  // leaderships together).
   AllotterView View(int64_t now_ns) const;
   uint64_t epoch() const;  // 0 while following
   AllotterConfig config() const;
@@ -65,6 +67,12 @@ class Leadership {
   Allotter::Logger log_;
   mutable std::mutex mu_;
   std::unique_ptr<Allotter> allotter_;  // null while following
+  // Refreshes answered and refused by the Allotters of earlier leaderships:
+  // View's counters never move back (they are Prometheus counters).
+  uint64_t past_refreshes_ = 0;
+  uint64_t past_refused_ = 0;
+  // Replaces allotter_ (null: follows), keeping its counts. REQUIRES: mu_.
+  void Replace(std::unique_ptr<Allotter> next);
   int64_t valid_until_ = 0;
   std::string leader_;
   bool lapsed_logged_ = false;

@@ -81,6 +81,13 @@ class Service final : public v1::Allotter::Service {
     return grpc::Status::OK;
   }
 
+  // Refreshes refused for their token (the metrics' `refused` counts them
+  // with the allotter's own refusals).
+  uint64_t token_refused() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refused_;
+  }
+
   // SIGHUP: a new config and token, applied together (the old kept on error).
   Status Reload(AllotterConfig next, std::string token) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -246,7 +253,13 @@ int Main(int argc, char** argv) {
     election = std::move(*e);
   }
   Service service(&leadership, *token);
-  metrics::AllotterStatus status([&](int64_t now) { return leadership.View(now); }, MonotonicNs);
+  metrics::AllotterStatus status(
+      [&](int64_t now) {
+        AllotterView v = leadership.View(now);
+        v.refused += service.token_refused();
+        return v;
+      },
+      MonotonicNs);
   if (!metrics_flag.empty()) {
     const Status st = status.Start(*metrics_addr);
     if (!st.ok()) {

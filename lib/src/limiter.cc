@@ -288,7 +288,10 @@ __attribute__((always_inline)) inline Decision Limiter::DecideAndCount(uint32_t 
     return w;
   };
   Decision d = decide();
-  if (__builtin_expect(stale, 0)) d = Decide(permits, now);
+  // More than the cached amount allows (gcra burst, window limit) is decided
+  // again in Decide: "never" only beyond MaxPermits; a global limiter's
+  // share may grow, so within its cap it is busy.
+  if (__builtin_expect(stale || (!d.granted && d.retry_after_ns < 0), 0)) d = Decide(permits, now);
   CountIn(c, d.granted, permits, now);
   return d;
 }

@@ -110,6 +110,59 @@ TEST(Leadership, AloneItNeverLapses) {
   EXPECT_EQ(out->epoch, 7u);
 }
 
+// A reload is judged the same whether this allotter leads or not: a
+// standby that took a changed algorithm or a removed resource would start
+// dividing by it at its next election, unnoticed.
+TEST(Leadership, AStandbyRefusesTheReloadsTheLeaderRefuses) {
+  Leadership l(Config());
+  l.Follow("10.0.0.2:7300");
+  AllotterConfig changed = Config();
+  changed.resources[0].spec = LimiterSpec::Gcra(100, kS, 10);
+  EXPECT_EQ(l.Reconfigure(changed, 0).code(), Code::kInvalidArgument);
+  AllotterConfig removed = Config();
+  removed.resources[0].name = "other";
+  EXPECT_EQ(l.Reconfigure(removed, 0).code(), Code::kInvalidArgument);
+  EXPECT_EQ(l.config().resources.size(), 1u);
+  EXPECT_EQ(l.config().resources[0].name, "api");
+  EXPECT_EQ(l.config().resources[0].spec.algorithm, Algorithm::kSliding);
+  // Once elected it divides by the config it had, not the refused one.
+  l.Lead(1000, 10 * kS, 10 * kS, 2 * kS);
+  std::string leader;
+  StatusOr<RefreshOut> out = l.Refresh(Req(1), 10 * kS, &leader);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_TRUE(out->resources[0].error.empty()) << out->resources[0].error;
+  // A valid reload is taken by a standby too (a raised limit).
+  AllotterConfig raised = Config();
+  raised.resources[0].spec = LimiterSpec::Sliding(150, kS);
+  l.Follow("10.0.0.2:7300");
+  ASSERT_TRUE(l.Reconfigure(raised, 20 * kS).ok());
+  EXPECT_EQ(l.config().resources[0].spec.limit, 150u);
+}
+
+// The view's refreshes and refused are Prometheus counters: they never
+// move back, whoever leads.
+TEST(Leadership, TheViewsCountersNeverMoveBackAcrossLeaderships) {
+  Leadership l(Config());
+  std::string leader;
+  l.Lead(1000, 10 * kS, 10 * kS, 2 * kS);
+  ASSERT_TRUE(l.Refresh(Req(2), 10 * kS, &leader).ok());
+  RefreshIn bad = Req(1);  // older than the last answered
+  EXPECT_EQ(l.Refresh(bad, 10 * kS, &leader).status().code(), Code::kInvalidArgument);
+  AllotterView v = l.View(10 * kS);
+  EXPECT_EQ(v.refreshes, 1u);
+  EXPECT_EQ(v.refused, 1u);
+  l.Follow("10.0.0.2:7300");
+  v = l.View(11 * kS);
+  EXPECT_FALSE(v.leading);
+  EXPECT_EQ(v.refreshes, 1u);
+  EXPECT_EQ(v.refused, 1u);
+  l.Lead(2000, 20 * kS, 20 * kS, 2 * kS);
+  ASSERT_TRUE(l.Refresh(Req(1), 20 * kS, &leader).ok());
+  v = l.View(20 * kS);
+  EXPECT_EQ(v.refreshes, 2u);
+  EXPECT_EQ(v.refused, 1u);
+}
+
 TEST(AllotterTargets, FollowsTheLeaderNamedAndCyclesOnFailures) {
   AllotterTargets t({"a:1", "b:1", "c:1"});
   EXPECT_EQ(t.current(), "a:1");

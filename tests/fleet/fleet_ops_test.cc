@@ -3,6 +3,7 @@
 // live, refused whole and logged with FILE:LINE:COL on error), SIGTERM
 // (the forwarder leaves its shares in force), JSON logs, and systemd's
 // readiness protocol (NOTIFY_SOCKET).
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -13,6 +14,27 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+
+// GET `path` from 127.0.0.1:port; the whole response ("" on failure).
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, n);
+    }
+  }
+  close(fd);
+  return out;
+}
 
 TEST_F(FleetOps, StartRefusesAnOpenTokenFileOrNoTokenWithoutInsecure) {
   const int port = FreeLoopbackPort();
@@ -122,7 +144,10 @@ TEST_F(FleetOps, ForwarderReloadFollowsANewAllotterAndKeepsTheOldBudgetOnError) 
   const pid_t f = Start("sluice-forwarder", {"--budget", budget, "--host-id", "h1"}, "f.log");
   ASSERT_TRUE(Refreshes(ns.ns(), 1, seconds(10))) << Read("f.log") << Read("a.log");
   const uint64_t epoch_a = Figures(ns.ns())->epoch;
-  Start("sluice-allotter", {"--config", Path("b.toml")}, "b.log");
+  const int metrics_b = FreeLoopbackPort();
+  Start("sluice-allotter",
+        {"--config", Path("b.toml"), "--metrics", "127.0.0.1:" + std::to_string(metrics_b)},
+        "b.log");
   ASSERT_TRUE(LogHas("b.log", "listening on"));
   // A bad budget file: refused with its position, the old link kept.
   Write("host.toml", BudgetToml(ns.ns(), port_b, tok_b) + "bogus = 1\n");
@@ -142,6 +167,16 @@ TEST_F(FleetOps, ForwarderReloadFollowsANewAllotterAndKeepsTheOldBudgetOnError) 
   Write("token-b", "wrong\n");
   kill(f, SIGHUP);
   EXPECT_TRUE(LogHas("b.log", "bad token (1 refused so far)")) << Read("b.log");
+  // ... and in its metrics: a host refused for its token is what to alert on.
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        const std::string m = HttpGet(metrics_b, "/metrics");
+        const size_t at = m.find("\nsluice_allotter_refused_total ");
+        return at != std::string::npos &&
+               m.compare(at, 32, "\nsluice_allotter_refused_total 0") != 0;
+      },
+      seconds(10)))
+      << HttpGet(metrics_b, "/metrics");
 }
 
 // The datagrams a daemon sends to NOTIFY_SOCKET, read with a deadline.
