@@ -4,12 +4,14 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -162,6 +164,72 @@ TEST(LeaseQueueTest, StuckWaiterIsMovedPastAfterABoundedTime) {
   ASSERT_GE(after, 0) << "the waiter behind a stuck one was never granted";
   EXPECT_GE(after, kSkipNs - kMs);
   EXPECT_LT(after, kSkipNs + 2 * kNanosPerSecond);  // generous: a busy machine
+}
+
+// Two processes hand one lease back and forth, each entering its blocking
+// acquire while the other still holds the lease and releases it a random
+// moment later: every release races a waiter going to sleep. With ttl 60 s
+// nothing but the release's wake-up can end a wait, so a lost wake-up
+// leaves a waiter to its 20 s timeout (acquire.cc, WaitForLease: the
+// sleepers / seq_cst release protocol).
+int PingPong(Limiter& l, std::atomic<int>* turn, int me, int rounds) {
+  std::minstd_rand rng(static_cast<uint32_t>(me) + 7);
+  for (int r = 0; r < rounds; ++r) {
+    const int64_t until = MonotonicNowNs() + 20 * kNanosPerSecond;
+    while (turn->load() != me) {
+      if (MonotonicNowNs() > until) return 10;  // the other side is stuck
+      sched_yield();
+    }
+    StatusOr<Lease> got = l.AcquireLease(20 * kNanosPerSecond);
+    if (!got.ok()) return got.status().code() == Code::kTimeout ? 11 : 12;
+    turn->store(1 - me);  // the other side now blocks on our lease
+    // Mostly once it is in its acquire (its "waiting" count), then a spin
+    // of 0-20 us (the release races its way to sleep) or a sleep (it is
+    // asleep: the release must wake it).
+    const bool last = me == 1 && r == rounds - 1;  // side 0 has finished
+    if (r % 4 != 0 && !last) {
+      while (l.stats().waiting == 0) {
+        if (MonotonicNowNs() > until) return 14;
+      }
+    }
+    if (r % 2 == 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
+    } else {
+      const int64_t hold = MonotonicNowNs() + static_cast<int64_t>(rng() % 20000);
+      while (MonotonicNowNs() < hold) {
+      }
+    }
+    if (!l.ReleaseLease(*got).ok()) return 13;
+  }
+  return 0;
+}
+
+TEST(LeaseQueueTest, ReleasesNeverMissAWaiterGoingToSleep) {
+  ScopedNamespace ns("lpingpong");
+  Segment seg = ns.Open();
+  Limiter l = *seg.Define("m", LimiterSpec::Lease(1, 60 * kNanosPerSecond, false));
+  void* mem = mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  auto* turn = new (mem) std::atomic<int>(0);
+  constexpr int kRounds = 2000;
+  const pid_t child = fork();
+  if (child == 0) {
+    Segment s = *Segment::Open(ns.ns(), {});
+    Limiter c = *s.Find("m");
+    _exit(PingPong(c, turn, 1, kRounds));
+  }
+  ASSERT_GT(child, 0);
+  const int mine = PingPong(l, turn, 0, kRounds);
+  if (mine != 0) kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  munmap(mem, sizeof(std::atomic<int>));
+  // Hand-overs went through a sleep (the test exercised the wake-up).
+  EXPECT_GT(l.stats().waits, 0u);
+  EXPECT_EQ(mine, 0) << "11: an acquire timed out (a wake-up was lost)";
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "11: an acquire timed out (a wake-up was lost)";
 }
 
 }  // namespace

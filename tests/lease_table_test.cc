@@ -41,27 +41,27 @@ class TestTable {
 TEST(LeaseTableTest, HoldersAndExpiry) {
   TestTable tt(2, 250 * kMs, false);
   const int64_t t0 = 1000 * kMs;
-  Grant a = TryAcquire(tt.t(), t0, false);
-  Grant b = TryAcquire(tt.t(), t0 + kMs, false);
+  Grant a = TryAcquire(tt.t(), t0);
+  Grant b = TryAcquire(tt.t(), t0 + kMs);
   ASSERT_TRUE(a.ok && b.ok);
   EXPECT_EQ(a.lease.expires_ns, t0 + 250 * kMs);
-  Grant c = TryAcquire(tt.t(), t0 + 2 * kMs, false);
+  Grant c = TryAcquire(tt.t(), t0 + 2 * kMs);
   EXPECT_FALSE(c.ok);
   EXPECT_EQ(c.retry_after_ns, 248 * kMs);
   EXPECT_EQ(Held(tt.t(), t0 + 2 * kMs, nullptr), 2u);
   // Nobody releases: the first frees itself at its ttl.
-  EXPECT_FALSE(TryAcquire(tt.t(), t0 + 250 * kMs - 1, false).ok);
-  EXPECT_TRUE(TryAcquire(tt.t(), t0 + 250 * kMs, false).ok);
+  EXPECT_FALSE(TryAcquire(tt.t(), t0 + 250 * kMs - 1).ok);
+  EXPECT_TRUE(TryAcquire(tt.t(), t0 + 250 * kMs).ok);
 }
 
 TEST(LeaseTableTest, ReleaseFreesEarlyOnceOnly) {
   TestTable tt(1, 250 * kMs, false);
   const int64_t t0 = 1000 * kMs;
-  Grant a = TryAcquire(tt.t(), t0, false);
+  Grant a = TryAcquire(tt.t(), t0);
   ASSERT_TRUE(a.ok);
   EXPECT_TRUE(Release(tt.t(), a.lease, t0 + kMs));
   EXPECT_FALSE(Release(tt.t(), a.lease, t0 + kMs));  // twice
-  Grant b = TryAcquire(tt.t(), t0 + kMs, false);
+  Grant b = TryAcquire(tt.t(), t0 + kMs);
   ASSERT_TRUE(b.ok);
   // The old lease cannot release the new holder's, even at the same times.
   EXPECT_FALSE(Release(tt.t(), a.lease, t0 + kMs));
@@ -71,9 +71,9 @@ TEST(LeaseTableTest, ReleaseFreesEarlyOnceOnly) {
 
 TEST(LeaseTableTest, SameInstantReacquireKeepsIdentitiesDistinct) {
   TestTable tt(1, 100 * kMs, false);
-  Grant a = TryAcquire(tt.t(), 500 * kMs, false);
+  Grant a = TryAcquire(tt.t(), 500 * kMs);
   ASSERT_TRUE(Release(tt.t(), a.lease, 500 * kMs));
-  Grant b = TryAcquire(tt.t(), 500 * kMs, false);
+  Grant b = TryAcquire(tt.t(), 500 * kMs);
   ASSERT_TRUE(b.ok);
   EXPECT_GT(b.lease.expires_ns, a.lease.expires_ns);
   EXPECT_FALSE(Release(tt.t(), a.lease, 500 * kMs));
@@ -82,13 +82,13 @@ TEST(LeaseTableTest, SameInstantReacquireKeepsIdentitiesDistinct) {
 
 TEST(LeaseTableTest, RenewExtendsAndExpiredCannotRenew) {
   TestTable tt(1, 100 * kMs, false);
-  Grant a = TryAcquire(tt.t(), 1000 * kMs, false);
+  Grant a = TryAcquire(tt.t(), 1000 * kMs);
   Lease l = a.lease;
   EXPECT_TRUE(Renew(tt.t(), &l, 1090 * kMs));
   EXPECT_EQ(l.expires_ns, 1190 * kMs);
-  EXPECT_FALSE(TryAcquire(tt.t(), 1150 * kMs, false).ok);
+  EXPECT_FALSE(TryAcquire(tt.t(), 1150 * kMs).ok);
   EXPECT_FALSE(Renew(tt.t(), &l, 1190 * kMs));  // lapsed
-  EXPECT_TRUE(TryAcquire(tt.t(), 1190 * kMs, false).ok);
+  EXPECT_TRUE(TryAcquire(tt.t(), 1190 * kMs).ok);
 }
 
 TEST(LeaseTableTest, TokensStrictlyIncrease) {
@@ -96,7 +96,7 @@ TEST(LeaseTableTest, TokensStrictlyIncrease) {
   uint64_t last = 0;
   int64_t now = 1000 * kMs;
   for (int i = 0; i < 100; ++i) {
-    Grant g = TryAcquire(tt.t(), now, false);
+    Grant g = TryAcquire(tt.t(), now);
     if (g.ok) {
       EXPECT_GT(g.lease.token, last);
       last = g.lease.token;
@@ -126,36 +126,36 @@ pid_t DeadPid() {
 TEST(LeaseTableTest, ReclaimTakesBackADeadHoldersLease) {
   for (bool reclaim : {false, true}) {
     TestTable tt(1, 1000 * kMs, reclaim);
-    Grant a = TryAcquire(tt.t(), 1000 * kMs, false);
+    Grant a = TryAcquire(tt.t(), 1000 * kMs);
     ASSERT_TRUE(a.ok);
     // Pretend the holder was a process that has since died.
     const pid_t dead = DeadPid();
     tt.entry(0).owner_pidns.store(platform::PidNamespaceId());
     tt.entry(0).owner.store((uint64_t(dead) << 32) | (uint64_t(a.lease.expires_ns) & 0xffffffffu));
-    EXPECT_EQ(TryAcquire(tt.t(), 1001 * kMs, false).ok, reclaim) << "reclaim=" << reclaim;
+    EXPECT_EQ(TryAcquire(tt.t(), 1001 * kMs).ok, reclaim) << "reclaim=" << reclaim;
   }
 }
 
 TEST(LeaseTableTest, PidsFromAnotherPidNamespaceAreNeverReclaimed) {
   TestTable tt(1, 1000 * kMs, true);
-  Grant a = TryAcquire(tt.t(), 1000 * kMs, false);
+  Grant a = TryAcquire(tt.t(), 1000 * kMs);
   ASSERT_TRUE(a.ok);
   EXPECT_EQ(tt.entry(0).owner_pidns.load(), platform::PidNamespaceId());
   tt.entry(0).owner_pidns.store(platform::PidNamespaceId() + 1);
   tt.entry(0).owner.store((uint64_t(DeadPid()) << 32) |
                           (uint64_t(a.lease.expires_ns) & 0xffffffffu));
-  EXPECT_FALSE(TryAcquire(tt.t(), 1001 * kMs, false).ok);
+  EXPECT_FALSE(TryAcquire(tt.t(), 1001 * kMs).ok);
 }
 
 TEST(LeaseTableTest, StaleClockCannotTakeAReleasedEntryEarly) {
   TestTable tt(1, 1000 * kMs, false);
-  Grant b = TryAcquire(tt.t(), 2000 * kMs, false);
+  Grant b = TryAcquire(tt.t(), 2000 * kMs);
   ASSERT_TRUE(b.ok);
   ASSERT_TRUE(Release(tt.t(), b.lease, 2100 * kMs));
   // A caller whose clock read 1900 ms (before B's grant and release).
-  EXPECT_FALSE(TryAcquire(tt.t(), 1900 * kMs, false).ok);
-  EXPECT_FALSE(TryAcquire(tt.t(), 2099 * kMs, false).ok);
-  EXPECT_TRUE(TryAcquire(tt.t(), 2100 * kMs, false).ok);
+  EXPECT_FALSE(TryAcquire(tt.t(), 1900 * kMs).ok);
+  EXPECT_FALSE(TryAcquire(tt.t(), 2099 * kMs).ok);
+  EXPECT_TRUE(TryAcquire(tt.t(), 2100 * kMs).ok);
 }
 
 TEST(LeaseTableTest, PartialClaimRollbackRestoresEntries) {
@@ -173,21 +173,21 @@ TEST(LeaseTableTest, PartialClaimRollbackRestoresEntries) {
 
 TEST(LeaseTableTest, HalfWrittenOwnerIsNeverReclaimed) {
   TestTable tt(1, 1000 * kMs, true);
-  Grant a = TryAcquire(tt.t(), 1000 * kMs, false);
+  Grant a = TryAcquire(tt.t(), 1000 * kMs);
   ASSERT_TRUE(a.ok);
   // The owner word still names a dead previous holder of another grant.
   tt.entry(0).owner_pidns.store(platform::PidNamespaceId());
   tt.entry(0).owner.store((uint64_t(DeadPid()) << 32) | 12345u);
-  EXPECT_FALSE(TryAcquire(tt.t(), 1001 * kMs, false).ok);
+  EXPECT_FALSE(TryAcquire(tt.t(), 1001 * kMs).ok);
 }
 
 TEST(LeaseTableTest, GateDeniesUntilDroppedLeasesLapse) {
   TestTable tt(1, 100 * kMs, false);
   tt.t().gate_until_ns = 2000 * kMs;
-  Grant g = TryAcquire(tt.t(), 1900 * kMs, false);
+  Grant g = TryAcquire(tt.t(), 1900 * kMs);
   EXPECT_FALSE(g.ok);
   EXPECT_EQ(g.retry_after_ns, 100 * kMs);
-  EXPECT_TRUE(TryAcquire(tt.t(), 2000 * kMs, false).ok);
+  EXPECT_TRUE(TryAcquire(tt.t(), 2000 * kMs).ok);
 }
 
 // Invariant 8: a release points the next claim at the entry it freed, so a
@@ -198,18 +198,18 @@ TEST(LeaseTableTest, ReleasedEntryIsWhereTheNextClaimStarts) {
   const int64_t t0 = 1000 * kMs;
   std::vector<Lease> held;
   for (uint64_t i = 0; i < holders; ++i) {
-    Grant g = TryAcquire(tt.t(), t0, false);
+    Grant g = TryAcquire(tt.t(), t0);
     ASSERT_TRUE(g.ok);
     held.push_back(g.lease);
   }
   for (uint32_t i : {17u, 3u, 40u}) {
     ASSERT_TRUE(Release(tt.t(), held[i], t0 + kMs));
     EXPECT_EQ(tt.hint(), i);
-    Grant g = TryAcquire(tt.t(), t0 + kMs, false);
+    Grant g = TryAcquire(tt.t(), t0 + kMs);
     ASSERT_TRUE(g.ok);
     EXPECT_EQ(g.lease.index, i);
     EXPECT_EQ(tt.hint(), i + 1);
-    EXPECT_FALSE(TryAcquire(tt.t(), t0 + kMs, false).ok);
+    EXPECT_FALSE(TryAcquire(tt.t(), t0 + kMs).ok);
   }
   // Anonymous claims (TryAcquireN) start at the hint too.
   ASSERT_TRUE(Release(tt.t(), held[9], t0 + 2 * kMs));

@@ -76,10 +76,15 @@ class WaitScope {
 // served tries, the others wait behind it (skipping it once a holder has
 // been free for kSkipNs under it). Sleeps on the slot's futex until a
 // release or a hand-over bumps wake_seq, the soonest holder lapses, or the
-// deadline. No lost wake-up: the waiter registers in `sleepers` before it
-// reads wake_seq; Release bumps wake_seq before it reads `sleepers` (all
-// seq_cst), so either the waiter sees the new wake_seq (and the freed entry)
-// or Release sees the sleeper and wakes the futex.
+// deadline. No lost wake-up (a store-load pair on each side, all seq_cst):
+// the waiter registers in `sleepers`, then a seq_cst fence, then reads
+// wake_seq and the table; Release CASes the entry free, then reads
+// `sleepers`. If Release reads no sleeper, its CAS precedes the waiter's
+// registration in the single total order, so the fence makes every later
+// table read of the waiter see the freed entry. If it reads one, it bumps
+// wake_seq and wakes the futex: a waiter that read wake_seq before the bump
+// does not sleep on the old value, one that read it after sees the entry.
+// (Registered once per wait: every release during the wait wakes.)
 // reclaim: also wake every kReclaimPollNs to look for holders that died
 // (nobody releases a dead holder's lease, so no futex wake comes).
 // try_once(now, &retry) returns true when granted; a denial with retry < 0
@@ -92,6 +97,7 @@ Status WaitForLease(SlotLayout* slot, TryFn try_once, TableFn table, int64_t dea
   struct Sleeper {
     explicit Sleeper(SlotLayout* s) : s_(s) {
       s_->sleepers.fetch_add(1, std::memory_order_seq_cst);
+      std::atomic_thread_fence(std::memory_order_seq_cst);  // see above
     }
     ~Sleeper() { s_->sleepers.fetch_sub(1, std::memory_order_seq_cst); }
     SlotLayout* s_;
@@ -422,7 +428,7 @@ StatusOr<Lease> Limiter::AcquireLease(int64_t timeout_ns, CancelCheck cancel) {
             *retry = 10 * kNanosPerMilli;  // no holders until a share comes
             return true;
           }
-          lease::Grant g = lease::TryAcquire(p.table, now, /*real_time=*/true);
+          lease::Grant g = lease::TryAcquire(p.table, now);
           if (g.sealed) return false;
           *retry = g.retry_after_ns;
           if (g.ok) out = g.lease;
@@ -447,29 +453,40 @@ StatusOr<Lease> Limiter::TryLease(int64_t now_ns, bool real_time) {
   assert(valid());
   if (cache_->read_only) return Status(Code::kPermission, "segment is mapped read-only");
   lease::Table cached;
-  const bool fast = CachedTable(*cache_, slot_, now_ns, &cached);
+  bool fast = CachedTable(*cache_, slot_, now_ns, &cached);
   if (!fast && Params().spec.algorithm != Algorithm::kLease) {
     return Status(Code::kInvalidArgument, "limiter '" + name() + "' is not a lease limiter");
   }
   lease::Grant g;
   uint64_t holders = 0;
-  if (fast) {
-    g = lease::TryAcquire(cached, now_ns, real_time);
-    if (!g.sealed) {
-      Count(g.ok, 1, now_ns);
-      if (g.ok) return g.lease;
-      return Status(Code::kTimeout, "all " + std::to_string(cached.len) + " leases are held");
+  bool resizing = false;
+  // One try at `now`: on the handle's cached table when it is the published
+  // one, else on the current parameters.
+  auto try_at = [&] {
+    if (fast) {
+      g = lease::TryAcquire(cached, now_ns);
+      holders = cached.len;
+      if (!g.sealed) return;
     }
+    resizing = !RetryOnSealed([&](const ActiveParams& p) {
+      now_ns = std::max(now_ns, p.published_ns);  // dated no earlier (limiter.cc Decide)
+      if (Lapse(p, now_ns)) return false;         // decide under the next stage
+      g = lease::TryAcquire(p.table, now_ns);
+      holders = p.spec.holders;
+      return !g.sealed;
+    });
+  };
+  // With the real clock, a denial that skipped entries freed after `now`
+  // (this caller was delayed since it read the clock, while others kept
+  // taking and releasing) is not an answer: they are free now. Try again at
+  // a fresh clock (bounded: each round needs another delay to repeat).
+  for (int tries = 1;; ++tries) {
+    try_at();
+    if (g.ok || resizing || !real_time || !g.freed_after_now || tries == 8) break;
+    now_ns = platform::NowNs();
+    fast = CachedTable(*cache_, slot_, now_ns, &cached);
   }
-  if (!RetryOnSealed([&](const ActiveParams& p) {
-        now_ns = std::max(now_ns, p.published_ns);  // dated no earlier (limiter.cc Decide)
-        if (Lapse(p, now_ns)) return false;         // decide under the next stage
-        g = lease::TryAcquire(p.table, now_ns, real_time);
-        holders = p.spec.holders;
-        return !g.sealed;
-      })) {
-    return Status(Code::kTimeout, "lease table is being resized");
-  }
+  if (resizing) return Status(Code::kTimeout, "lease table is being resized");
   Count(g.ok, 1, now_ns);
   if (g.ok) return g.lease;
   return Status(Code::kTimeout, "all " + std::to_string(holders) + " leases are held");
@@ -490,8 +507,13 @@ Status Limiter::ReleaseLease(const Lease& lease) {
     return Status(Code::kNotHeld, "lease " + std::to_string(lease.token) +
                                       " is not held (released, expired or reclaimed)");
   }
-  slot_->wake_seq.fetch_add(1, std::memory_order_seq_cst);
-  if (slot_->sleepers.load(std::memory_order_seq_cst) > 0) platform::FutexWakeAll(&slot_->wake_seq);
+  // The release CAS was seq_cst: nobody registered as a sleeper now
+  // (WaitForLease) means every later one sees the freed entry, so no
+  // wake-up is owed.
+  if (slot_->sleepers.load(std::memory_order_seq_cst) > 0) {
+    slot_->wake_seq.fetch_add(1, std::memory_order_seq_cst);
+    platform::FutexWakeAll(&slot_->wake_seq);
+  }
   return Status::OK();
 }
 

@@ -43,7 +43,8 @@ int64_t NextExpiry(int64_t old, int64_t now, int64_t ttl) {
 int64_t Claim(const Table& t, uint64_t i, int64_t e, int64_t now) {
   HolderEntry& h = t.entries[i];
   const int64_t next = NextExpiry(e, now, t.ttl_ns);
-  if (!h.expiry.compare_exchange_strong(e, next, std::memory_order_acq_rel,
+  // seq_cst: ordered in S before this claimer's token fetch_add (invariant 3).
+  if (!h.expiry.compare_exchange_strong(e, next, std::memory_order_seq_cst,
                                         std::memory_order_relaxed)) {
     return 0;
   }
@@ -51,6 +52,17 @@ int64_t Claim(const Table& t, uint64_t i, int64_t e, int64_t now) {
   h.owner_pidns.store(platform::PidNamespaceId(), std::memory_order_relaxed);
   h.owner.store(Owner(platform::Pid(), next), std::memory_order_release);
   return next;
+}
+
+// Takes the fencing token for a claim of entry h (value `next`): true when
+// the entry still holds the claim after the fetch_add (invariant 3). False:
+// another claimer took the entry meanwhile (ours lapsed while we were
+// preempted), and its token may be smaller than ours: not a grant.
+bool TakeToken(const Table& t, HolderEntry& h, int64_t next, uint64_t* token) {
+  *token = t.token->fetch_add(1, std::memory_order_seq_cst) + 1;
+  if (h.expiry.load(std::memory_order_seq_cst) != next) return false;
+  h.token.store(*token, std::memory_order_relaxed);
+  return true;
 }
 
 // Undoes a claim that never became a grant: the entry gets its previous
@@ -82,7 +94,7 @@ int64_t Soonest(const Table& t, int64_t now) {
 
 }  // namespace
 
-Grant TryAcquire(const Table& t, int64_t now, bool real_time) {
+Grant TryAcquire(const Table& t, int64_t now) {
   Grant g;
   if (t.len == 0) {
     g.retry_after_ns = -1;
@@ -101,7 +113,10 @@ Grant TryAcquire(const Table& t, int64_t now, bool real_time) {
       g.sealed = true;
       return g;
     }
-    if (!Takeable(h, e, now, t.reclaim)) continue;
+    if (!Takeable(h, e, now, t.reclaim)) {
+      if (e <= 0) g.freed_after_now = true;  // released, at a time after now
+      continue;
+    }
     const int64_t next = Claim(t, i, e, now);
     if (next == 0) continue;
     if (t.Replaced()) {
@@ -112,13 +127,8 @@ Grant TryAcquire(const Table& t, int64_t now, bool real_time) {
       g.sealed = true;
       return g;
     }
-    // Invariant 3: the grant is dated at the token's fetch_add.
-    const uint64_t token = t.token->fetch_add(1, std::memory_order_seq_cst) + 1;
-    if (real_time && platform::NowNs() >= next) {
-      Unclaim(t, i, next, e);  // lapsed before it was ours: not a grant
-      continue;
-    }
-    h.token.store(token, std::memory_order_relaxed);
+    uint64_t token = 0;
+    if (!TakeToken(t, h, next, &token)) continue;  // not ours any more
     t.hint->store((i + 1) % t.len, std::memory_order_relaxed);
     g.ok = true;
     g.lease = Lease{token, now, next, static_cast<uint32_t>(i)};
@@ -156,7 +166,8 @@ Decision TryAcquireN(const Table& t, uint32_t n, int64_t now, bool* sealed) {
     if (!Takeable(h, e, now, t.reclaim)) continue;
     const int64_t next = Claim(t, i, e, now);
     if (next == 0) continue;
-    h.token.store(t.token->fetch_add(1, std::memory_order_seq_cst) + 1, std::memory_order_relaxed);
+    uint64_t token = 0;
+    if (!TakeToken(t, h, next, &token)) continue;  // not ours any more
     taken[got++] = {i, next, e};
   }
   const bool replaced = got > 0 && t.Replaced();  // as in TryAcquire
@@ -184,7 +195,9 @@ bool Release(const Table& t, const Lease& lease, int64_t now) {
          !h.free_since_ns.compare_exchange_weak(since, now, std::memory_order_relaxed)) {
   }
   int64_t expected = lease.expires_ns;
-  if (!h.expiry.compare_exchange_strong(expected, -lease.expires_ns, std::memory_order_acq_rel,
+  // seq_cst: the caller then reads the slot's sleepers count to decide
+  // whether to wake anyone (acquire.cc, WaitForLease: the store-load pair).
+  if (!h.expiry.compare_exchange_strong(expected, -lease.expires_ns, std::memory_order_seq_cst,
                                         std::memory_order_relaxed)) {
     return false;
   }

@@ -14,12 +14,18 @@
 //     grant forever: a late Release/Renew of an old grant fails its CAS.
 //     (A claim rolled back before it became a grant restores the previous
 //     value: no handle names it.)
-//  3. Fencing tokens come from one counter, fetch_add after the claim CAS.
-//     By 1, a later grant of the same entry claims after this grant's
-//     holder had its token, so its token is larger. With real time, a
-//     claimer that finds its lease already lapsed after taking the token
-//     rolls back. (seq_cst fetch_add is a full barrier before that clock
-//     read.)
+//  3. Fencing tokens come from one counter, fetch_add after the claim CAS,
+//     and a claim is a grant only if the entry still holds it after the
+//     fetch_add (a re-load). So a later grant of the same entry claims
+//     after this grant's holder had its token, and its token is larger:
+//     claim CAS, fetch_add and re-load are seq_cst, and the later claim's
+//     CAS comes after our re-load in the entry's modification order, so in
+//     the single total order our fetch_add < our re-load < its CAS < its
+//     fetch_add. A claimer preempted past its own expiry whose entry was
+//     taken meanwhile finds another value and rolls back; one whose entry
+//     nobody took keeps a grant that may already have lapsed when it
+//     returns (it held the entry over [now, expiry), which nobody else did).
+//     This costs a load of a line the CAS just wrote, not a clock read.
 //  4. owner = pid << 32 | low 32 bits of expiry is stored (release) after
 //     owner_pidns. A reclaimer trusts the pid only when the low bits match
 //     the expiry it read and the pid namespace is its own, so a half-written
@@ -77,10 +83,12 @@ struct Grant {
   bool sealed = false;  // table retired by a resize: reload params
   Lease lease;
   int64_t retry_after_ns = 0;  // when !ok: until the soonest lapse
+  // when !ok: an entry was skipped only because it was released after
+  // `now` (free at a later clock).
+  bool freed_after_now = false;
 };
 
-// real_time: `now` is the clock (enables the token re-check of invariant 3).
-Grant TryAcquire(const Table& t, int64_t now, bool real_time);
+Grant TryAcquire(const Table& t, int64_t now);
 // n anonymous leases that simply lapse (try_acquire on a lease limiter).
 Decision TryAcquireN(const Table& t, uint32_t n, int64_t now, bool* sealed);
 bool Release(const Table& t, const Lease& lease, int64_t now);

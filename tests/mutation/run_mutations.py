@@ -100,11 +100,17 @@ MUTATIONS = [
         "a held lease entry is takeable before it lapses", cheap=True),
     Mutation(
         "lease-token-not-unique", "lib/src/lease_table.cc",
-        "    const uint64_t token = t.token->fetch_add(1, std::memory_order_seq_cst) + 1;\n",
-        "    const uint64_t token = t.token->load() + 1;  // MUTATION: no fetch_add\n"
-        "    t.token->store(token);\n",
-        "hammer_test", H + "lease_tokens_h3_processes",
+        "  *token = t.token->fetch_add(1, std::memory_order_seq_cst) + 1;\n",
+        "  *token = t.token->load() + 1;  // MUTATION: no fetch_add\n"
+        "  t.token->store(*token);\n",
+        "hammer_test", "Modes/FencingTest.TokensAreUniqueAtFullRate/processes",
         "fencing tokens taken by load + store (duplicates)"),
+    Mutation(
+        "lease-release-skips-wake", "lib/src/acquire.cc",
+        "  if (slot_->sleepers.load(std::memory_order_seq_cst) > 0) {\n",
+        "  if (slot_->sleepers.load(std::memory_order_seq_cst) > 1) {  // MUTATION: one sleeper\n",
+        "lease_queue_test", "LeaseQueueTest.ReleasesNeverMissAWaiterGoingToSleep",
+        "a lease release wakes nobody when one waiter sleeps (a lost wake-up)"),
     Mutation(
         "lease-reclaim-live-holder", "lib/src/lease_table.cc",
         "  return !platform::ProcessMayBeAlive(static_cast<uint32_t>(o >> 32));\n",

@@ -144,7 +144,8 @@ class SLUICE_EXPORT Limiter {
   bool Lapse(const ActiveParams& p, int64_t now) const;
   void Count(bool granted, uint32_t permits, int64_t now) const;
   Decision Decide(uint32_t permits, int64_t now) const;  // uncounted
-  // One lease try at `now` (real_time: `now` is the clock).
+  // One lease try at `now` (real_time: `now` is the clock, which may be
+  // read again).
   StatusOr<Lease> TryLease(int64_t now_ns, bool real_time);
   // The one "decide with the current parameters" loop: calls try_once(p),
   // which returns false when it met a ring sealed by a resize or a stale
