@@ -7,6 +7,7 @@
 //   BM_LeasePair/H/P: lease grant + release on holders H with P per mille
 //     of them held by others (taken, then a random subset released, so the
 //     held entries are scattered over the table).
+//   BM_LeaseDenied/H: a lease try on holders H, all of them taken.
 //
 //   build/bin/sluice_bench_costs [--benchmark_* flags]
 #include <benchmark/benchmark.h>
@@ -105,6 +106,27 @@ void BM_LeasePair(benchmark::State& state) {
 BENCHMARK(BM_LeasePair)
     ->ArgsProduct({{1, 16, 256, 4096, 65536}, {0, 500, 999}})
     ->ArgNames({"holders", "permille"});
+
+// A lease try denied: every holder taken (ttl 1 h, nobody releasing).
+void BM_LeaseDenied(benchmark::State& state) {
+  const int64_t holders = state.range(0);
+  const std::string name = "lease-full-" + std::to_string(holders);
+  sluice_limiter*& l = g->ready[name];
+  if (l == nullptr) {
+    l = DefineC(name, LimiterSpec::Lease(uint64_t(holders), 3600 * kSecond, false));
+    for (int64_t i = 0; i < holders; ++i) {
+      sluice_lease lease;
+      if (sluice_lease_acquire(l, 0, &lease) < 0) Die("could not fill " + name);
+    }
+  }
+  int64_t granted = 0;
+  for (auto _ : state) {
+    sluice_lease lease;
+    granted += sluice_lease_acquire(l, 0, &lease) == 1;
+  }
+  if (granted != 0) state.SkipWithError("a full lease table granted");
+}
+BENCHMARK(BM_LeaseDenied)->RangeMultiplier(16)->Range(1, 65536);
 
 }  // namespace
 

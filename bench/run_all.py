@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 
+import costs_report
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -191,6 +193,9 @@ def run_once(a, bindir, peers, q):
     r["python"] = run_python(a.pydir, q)
     r["sluicectl"] = run_sluicectl(a.sluicectl, q)
     r["fleet"] = run_fleet(bindir, q)
+    if os.access(os.path.join(bindir, "sluice_bench_costs"), os.X_OK):
+        log("costs at the limit (issue 13)")
+        r["costs"] = costs_report.run(bindir, q)
     return r
 
 
@@ -349,6 +354,7 @@ def summarise(runs):
     fleet = [r["fleet"] for r in runs if r.get("fleet")]
     if fleet:
         s["fleet"] = {k: med([f[k] for f in fleet]) for k in ("per_s", "hosts_per_s")}
+    s["costs"] = costs_report.summarise([r.get("costs") for r in runs])
     return s
 
 
@@ -450,6 +456,8 @@ plot "{dat}" using 2:xtic(1) title "p50, default slack" lc rgb "#9ab8e6", \\
 """, "waking.svg")
     for f in (".latency.dat", ".contention.dat", ".waking.dat"):
         os.unlink(os.path.join(imgdir, f))
+    if s.get("costs"):
+        made["costs"] = costs_report.plot(s["costs"], imgdir, gnuplot)
     return made
 
 
@@ -558,6 +566,8 @@ def report(s, m, a, started, finished, load_before, other, made):
           f">= 100,000 host-resource refreshes/s | {s['fleet']['per_s']:,.0f}/s "
           f"({s['fleet']['hosts_per_s']:,.0f} host refreshes/s; `build/bin/sluice_bench_fleet`) | "
           f"{yes(s['fleet']['per_s'] >= 100000)} |")
+    if s.get("costs"):
+        costs_report.headline(s["costs"], w, yes)
     w("")
     w("## Decision latency, uncontended")
     w("")
@@ -718,6 +728,8 @@ def report(s, m, a, started, finished, load_before, other, made):
       "counts every moment both demand processes were descheduled at once (the machine has 2 "
       "cores). The burst-1000 row is the limiter's rate accuracy; the guarantee held in both.")
     w("")
+    if s.get("costs"):
+        costs_report.section(s["costs"], w, made.get("costs"))
     w("## Python")
     w("")
     if "python" in s:

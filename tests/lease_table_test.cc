@@ -26,15 +26,19 @@ class TestTable {
       e_[i].free_since_ns.store(INT64_MIN);
     }
     t_ = Table{e_.get(), holders, ttl, reclaim, INT64_MIN, &token_, &hint_};
+    // As params.cc: reclaim tables have no bound (invariant 9).
+    if (!reclaim) t_.full_until = &full_until_;
   }
   Table& t() { return t_; }
   HolderEntry& entry(uint64_t i) { return e_[i]; }
   uint64_t hint() const { return hint_.load(); }
+  int64_t full_until() const { return full_until_.load(); }
 
  private:
   std::unique_ptr<HolderEntry[]> e_;
   std::atomic<uint64_t> token_{0};
   std::atomic<uint64_t> hint_{0};
+  std::atomic<int64_t> full_until_{0};
   Table t_;
 };
 
@@ -217,6 +221,87 @@ TEST(LeaseTableTest, ReleasedEntryIsWhereTheNextClaimStarts) {
   EXPECT_TRUE(TryAcquireN(tt.t(), 1, t0 + 2 * kMs, &sealed).granted);
   EXPECT_EQ(tt.hint(), 10u);
   EXPECT_FALSE(TryAcquireN(tt.t(), 1, t0 + 2 * kMs, &sealed).granted);
+}
+
+// A try whose clock was read before an entry's release says so (the
+// caller retries at a fresh clock: acquire.cc TryLease).
+TEST(LeaseTableTest, ADenialSaysWhenAnEntryWasFreedAfterItsClock) {
+  TestTable tt(2, 1000 * kMs, false);
+  Grant a = TryAcquire(tt.t(), 2000 * kMs);
+  Grant b = TryAcquire(tt.t(), 2000 * kMs);
+  ASSERT_TRUE(a.ok && b.ok);
+  ASSERT_TRUE(Release(tt.t(), a.lease, 2100 * kMs));
+  Grant stale = TryAcquire(tt.t(), 2050 * kMs);
+  EXPECT_FALSE(stale.ok);
+  EXPECT_TRUE(stale.freed_after_now);
+  EXPECT_EQ(tt.full_until(), 0);  // not every entry was held: no bound
+  Grant fresh = TryAcquire(tt.t(), 2100 * kMs);
+  EXPECT_TRUE(fresh.ok);
+  Grant full = TryAcquire(tt.t(), 2100 * kMs);
+  EXPECT_FALSE(full.ok);
+  EXPECT_FALSE(full.freed_after_now);
+}
+
+// Invariant 9: a full table learns when its first entry lapses, denies
+// before then without reading the entries, and forgets it on a release.
+TEST(LeaseTableTest, AFullTableDeniesUntilItsSoonestExpiryAndAReleaseForgetsIt) {
+  TestTable tt(4, 100 * kMs, false);
+  const int64_t t0 = 1000 * kMs;
+  std::vector<Lease> held;
+  for (int i = 0; i < 4; ++i) {
+    Grant g = TryAcquire(tt.t(), t0 + (3 - i) * kMs);  // entry 3 lapses first
+    ASSERT_TRUE(g.ok);
+    held.push_back(g.lease);
+  }
+  EXPECT_EQ(tt.full_until(), 0);
+  Grant d = TryAcquire(tt.t(), t0 + 10 * kMs);
+  EXPECT_FALSE(d.ok);
+  EXPECT_EQ(tt.full_until(), t0 + 100 * kMs);
+  EXPECT_EQ(d.retry_after_ns, 90 * kMs);
+  EXPECT_EQ(tt.hint(), 3u);  // where the first lapse comes
+  // Before the bound, the entries are not read: one made free behind the
+  // table's back (no write a bound must see) is not found.
+  const int64_t e1 = tt.entry(1).expiry.load();
+  tt.entry(1).expiry.store(kUnusedExpiry);
+  Grant before = TryAcquire(tt.t(), t0 + 20 * kMs);
+  EXPECT_FALSE(before.ok);
+  EXPECT_EQ(before.retry_after_ns, 80 * kMs);
+  tt.entry(1).expiry.store(e1);
+  // A release forgets the bound: its entry is granted at once.
+  ASSERT_TRUE(Release(tt.t(), held[2], t0 + 30 * kMs));
+  EXPECT_EQ(tt.full_until(), 0);
+  Grant after = TryAcquire(tt.t(), t0 + 30 * kMs);
+  ASSERT_TRUE(after.ok);
+  EXPECT_EQ(after.lease.index, 2u);
+  // Full again, learnt again; at the bound the lapsed entry is taken.
+  EXPECT_FALSE(TryAcquire(tt.t(), t0 + 40 * kMs).ok);
+  EXPECT_EQ(tt.full_until(), t0 + 100 * kMs);
+  bool sealed = false;
+  EXPECT_FALSE(TryAcquireN(tt.t(), 1, t0 + 99 * kMs, &sealed).granted);
+  Grant lapse = TryAcquire(tt.t(), t0 + 100 * kMs);
+  ASSERT_TRUE(lapse.ok);
+  EXPECT_EQ(lapse.lease.index, 3u);
+}
+
+// A sealed entry (a change under way) ends the scan: no bound is learnt.
+TEST(LeaseTableTest, ATableBeingChangedLearnsNoBound) {
+  TestTable tt(2, 100 * kMs, false);
+  const int64_t t0 = 1000 * kMs;
+  ASSERT_TRUE(TryAcquire(tt.t(), t0).ok);
+  ASSERT_TRUE(TryAcquire(tt.t(), t0).ok);
+  tt.entry(1).expiry.store(kSealed);
+  Grant g = TryAcquire(tt.t(), t0 + kMs);
+  EXPECT_TRUE(g.sealed);
+  EXPECT_EQ(tt.full_until(), 0);
+}
+
+// Reclaim tables can free an entry with no write (a holder that died):
+// they never learn a bound.
+TEST(LeaseTableTest, ReclaimTablesLearnNoBound) {
+  TestTable tt(1, 100 * kMs, true);
+  ASSERT_TRUE(TryAcquire(tt.t(), 1000 * kMs).ok);
+  EXPECT_FALSE(TryAcquire(tt.t(), 1001 * kMs).ok);
+  EXPECT_EQ(tt.t().full_until, nullptr);
 }
 
 }  // namespace

@@ -24,6 +24,16 @@ Status CorruptParams(const std::string& name) {
                 "limiter '" + name + "': its published parameter record fails validation");
 }
 Status CancelledStatus() { return Status(Code::kCancelled, "cancelled"); }
+// A lease try's denial, built with one allocation (an expected outcome,
+// on the path a saturated caller takes on every call).
+Status AllHeld(uint64_t holders) {
+  std::string m;
+  m.reserve(48);
+  m += "all ";
+  m += std::to_string(holders);
+  m += " leases are held";
+  return Status(Code::kTimeout, std::move(m));
+}
 // WaitForLease's "never": the caller replaces it by a message with its
 // request and the current parameters.
 Status NeverStatus() { return Status(Code::kInvalidArgument, ""); }
@@ -489,7 +499,7 @@ StatusOr<Lease> Limiter::TryLease(int64_t now_ns, bool real_time) {
   if (resizing) return Status(Code::kTimeout, "lease table is being resized");
   Count(g.ok, 1, now_ns);
   if (g.ok) return g.lease;
-  return Status(Code::kTimeout, "all " + std::to_string(holders) + " leases are held");
+  return AllHeld(holders);
 }
 
 Status Limiter::ReleaseLease(const Lease& lease) {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sluice/limiter.h"
@@ -26,21 +27,24 @@ namespace {
 
 thread_local std::string t_last_error;
 
-// Sets this thread's message; an embedded NUL would cut it for a C reader.
-void SetError(std::string m) {
-  std::string out;
-  out.reserve(m.size());
+// Sets this thread's message to "CODE: message", in place: its buffer is
+// reused, so an error that is an expected outcome (a lease try that finds
+// every holder taken) allocates nothing here once the buffer has grown. An
+// embedded NUL would cut the message for a C reader: it is escaped.
+void SetError(std::string_view code, std::string_view m) {
+  std::string& out = t_last_error;
+  out.assign(code);
+  out += ": ";
   for (char c : m) {
     if (c == '\0')
       out += "\\x00";
     else
       out += c;
   }
-  t_last_error = std::move(out);
 }
 
 int Fail(const sluice::Status& s) {
-  SetError(s.ToString());
+  SetError(sluice::CodeName(s.code()), s.message());
   return -static_cast<int>(s.code());
 }
 
@@ -55,7 +59,7 @@ int Guarded(F&& body) noexcept {
     return SLUICE_ENOMEM;
   } catch (const std::exception& e) {
     try {
-      SetError(std::string("Internal: ") + e.what());
+      SetError("Internal", e.what());
     } catch (...) {
       t_last_error.clear();
     }
@@ -67,7 +71,7 @@ int Guarded(F&& body) noexcept {
 }
 
 int Invalid(const char* what) {
-  SetError(std::string("InvalidArgument: ") + what);
+  SetError("InvalidArgument", what);
   return SLUICE_EINVAL;
 }
 

@@ -23,7 +23,7 @@
 namespace sluice {
 
 constexpr uint64_t kMagic = 0x31454349554C53ULL;  // "SLUICE1\0" little-endian
-constexpr uint32_t kLayoutVersion = 3;
+constexpr uint32_t kLayoutVersion = 4;
 constexpr size_t kCacheLine = 64;
 constexpr size_t kHeaderSize = 4096;
 constexpr uint32_t kMaxCapacity = 1u << 16;
@@ -77,8 +77,10 @@ struct alignas(kCacheLine) SlotLayout {
   std::atomic<uint64_t> token;       // lease: last fencing token issued;
                                      // window: full index of the last move
   std::atomic<uint64_t> ring_hint;   // lease: where to scan from
-  std::atomic<uint32_t> wake_seq;    // futex word, bumped by lease release
+  std::atomic<uint32_t> wake_seq;    // futex word: lease releases with sleepers, changes
   std::atomic<uint32_t> sleepers;    // blocked lease waiters (approximate)
+  std::atomic<int64_t> full_until;   // lease: no entry frees before (0: not
+                                     // known; lease_table.h invariant 9)
   // Line 1: statistics, flushed in batches by each process.
   alignas(kCacheLine) std::atomic<uint64_t> granted;
   std::atomic<uint64_t> denied;

@@ -65,12 +65,28 @@ bool TakeToken(const Table& t, HolderEntry& h, int64_t next, uint64_t* token) {
   return true;
 }
 
+// Invariant 9: after a write that frees an entry before it lapses.
+void ForgetBound(const Table& t) {
+  if (t.full_until != nullptr && t.full_until->load(std::memory_order_seq_cst) != 0) {
+    t.full_until->store(0, std::memory_order_seq_cst);
+  }
+}
+
+// Invariant 9: the bound in force at `now`, or 0.
+int64_t BoundAt(const Table& t, int64_t now) {
+  if (t.full_until == nullptr) return 0;
+  const int64_t b = t.full_until->load(std::memory_order_seq_cst);
+  return now < b ? b : 0;
+}
+
 // Undoes a claim that never became a grant: the entry gets its previous
 // value back (no handle names (i, next), so reusing values is harmless).
 void Unclaim(const Table& t, uint64_t i, int64_t next, int64_t prev) {
   int64_t expected = next;
-  t.entries[i].expiry.compare_exchange_strong(expected, prev, std::memory_order_acq_rel,
-                                              std::memory_order_relaxed);
+  if (t.entries[i].expiry.compare_exchange_strong(expected, prev, std::memory_order_seq_cst,
+                                                  std::memory_order_relaxed)) {
+    ForgetBound(t);
+  }
 }
 
 // gate_until - now without overflow (a test's clock may be far from it).
@@ -92,6 +108,30 @@ int64_t Soonest(const Table& t, int64_t now) {
   return soonest == INT64_MAX ? 1 : soonest;
 }
 
+// Invariant 9: a scan found every entry held, the soonest expiring at
+// `soonest` (entry i): stores it as the bound unless another write could
+// free an entry before it. Returns the wait until an entry may free.
+int64_t LearnBound(const Table& t, int64_t now, int64_t soonest, uint64_t i) {
+  int64_t cur = t.full_until->load(std::memory_order_seq_cst);
+  if (now < cur) return cur - now;  // learnt meanwhile
+  if (!t.full_until->compare_exchange_strong(cur, soonest, std::memory_order_seq_cst)) {
+    return Soonest(t, now);
+  }
+  t.hint->store(i, std::memory_order_relaxed);  // where it will free first
+  bool keep = true;
+  for (uint64_t k = 0; k < t.len && keep; ++k) {
+    const int64_t e = t.entries[k].expiry.load(std::memory_order_seq_cst);
+    keep = e >= soonest && e != kSealed;
+  }
+  if (keep && t.params_off != nullptr) {
+    keep = t.params_off->load(std::memory_order_seq_cst) == t.word;
+  }
+  if (keep) return soonest - now;
+  int64_t mine = soonest;
+  t.full_until->compare_exchange_strong(mine, 0, std::memory_order_seq_cst);
+  return Soonest(t, now);
+}
+
 }  // namespace
 
 Grant TryAcquire(const Table& t, int64_t now) {
@@ -104,6 +144,14 @@ Grant TryAcquire(const Table& t, int64_t now) {
     g.retry_after_ns = UntilGate(t, now);
     return g;
   }
+  if (const int64_t b = BoundAt(t, now); b != 0) {
+    g.retry_after_ns = b - now;
+    return g;
+  }
+  // Every entry seen held (invariant 9), and the soonest expiry among them.
+  bool all_held = true;
+  int64_t soonest = INT64_MAX;
+  uint64_t soonest_at = 0;
   const uint64_t start = t.hint->load(std::memory_order_relaxed) % t.len;
   for (uint64_t k = 0; k < t.len; ++k) {
     const uint64_t i = (start + k) % t.len;
@@ -114,9 +162,16 @@ Grant TryAcquire(const Table& t, int64_t now) {
       return g;
     }
     if (!Takeable(h, e, now, t.reclaim)) {
-      if (e <= 0) g.freed_after_now = true;  // released, at a time after now
+      if (e <= 0) {
+        g.freed_after_now = true;  // released, at a time after now
+        all_held = false;
+      } else if (e < soonest) {
+        soonest = e;
+        soonest_at = i;
+      }
       continue;
     }
+    all_held = false;
     const int64_t next = Claim(t, i, e, now);
     if (next == 0) continue;
     if (t.Replaced()) {
@@ -134,13 +189,15 @@ Grant TryAcquire(const Table& t, int64_t now) {
     g.lease = Lease{token, now, next, static_cast<uint32_t>(i)};
     return g;
   }
-  g.retry_after_ns = Soonest(t, now);
+  g.retry_after_ns = all_held && t.full_until != nullptr ? LearnBound(t, now, soonest, soonest_at)
+                                                         : Soonest(t, now);
   return g;
 }
 
 Decision TryAcquireN(const Table& t, uint32_t n, int64_t now, bool* sealed) {
   if (n > t.len) return {false, now, -1};
   if (now < t.gate_until_ns) return {false, now, UntilGate(t, now)};
+  if (const int64_t b = BoundAt(t, now); b != 0) return {false, now, b - now};
   struct Taken {
     uint64_t index;
     int64_t next;
@@ -201,6 +258,7 @@ bool Release(const Table& t, const Lease& lease, int64_t now) {
                                         std::memory_order_relaxed)) {
     return false;
   }
+  ForgetBound(t);
   // Invariant 8: the next claim starts at the entry just freed.
   if (t.hint != nullptr) t.hint->store(lease.index, std::memory_order_relaxed);
   return true;

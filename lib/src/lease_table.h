@@ -46,6 +46,25 @@
 //     any value is safe. A grant moves it past the entry it took and a
 //     release to the entry it freed, so a table where leases are taken
 //     and given back finds a free entry in O(1), however many are held.
+//  9. full_until (the slot's) is a lower bound on the time any entry can
+//     be taken: a try at now < full_until is denied at once, with
+//     full_until - now as retry_after, without reading the table. An
+//     entry becomes takeable by a lapse (at its expiry), a release or an
+//     undone claim (writes), a change (writes), or, with reclaim, its
+//     holder's death (no write: reclaim tables have no bound). A scan that
+//     found every entry held stores the smallest expiry it saw (CAS from
+//     the value it read), then reads every entry again: one below the
+//     bound (freed, sealed, or claimed at a lapse meanwhile) takes the
+//     bound back (CAS to 0). A release and an undo clear a set bound
+//     after their CAS. All seq_cst: either the second read sees the
+//     release, or the release's read of full_until comes after the store
+//     and clears it. A change clears it after rewriting the table and again
+//     after publishing (a seq_cst fence between); a scan re-checks
+//     params_off after its second read. Renewals only raise expiries. A
+//     process killed between its release CAS and its clear leaves a bound
+//     that hides only its own freed entry, until the bound's time (at most
+//     ttl). The bound only ever denies: the holder count never depends on
+//     it, only utilisation does.
 // Memory order: expiry CAS is acq_rel, so what the previous holder wrote
 // (owner, token, free_since) is ordered before the next claim.
 #ifndef SLUICE_SRC_LEASE_TABLE_H_
@@ -73,6 +92,8 @@ struct Table {
   uint64_t word = 0;
   // kWaiterSlots words naming queued waiters (lease_queue.h); nullptr: none.
   std::atomic<uint64_t>* waiters = nullptr;
+  // The slot's full_until (invariant 9); nullptr: none (reclaim tables).
+  std::atomic<int64_t>* full_until = nullptr;
   bool Replaced() const {
     return params_off != nullptr && params_off->load(std::memory_order_acquire) != word;
   }

@@ -356,7 +356,8 @@ StatusOr<ActiveParams> FromRecord(const Mapping& m, SlotLayout* slot, const Para
                  &slot->ring_hint,
                  &slot->params_off,
                  word,
-                 waiters};
+                 waiters,
+                 s.reclaim ? nullptr : &slot->full_until};
       break;
     }
   }

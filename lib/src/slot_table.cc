@@ -101,6 +101,7 @@ void InitState(SlotLayout* slot, const LimiterSpec& spec) {
   slot->ring_hint.store(0, std::memory_order_relaxed);
   slot->wake_seq.store(0, std::memory_order_relaxed);
   slot->sleepers.store(0, std::memory_order_relaxed);
+  slot->full_until.store(0, std::memory_order_relaxed);
   for (auto* c : {&slot->granted, &slot->denied, &slot->asked, &slot->waits, &slot->wait_ns,
                   &slot->demand_asked, &slot->demand_milli, &slot->defined_seq}) {
     c->store(0, std::memory_order_relaxed);
@@ -498,6 +499,11 @@ Status Change(Mapping& m, SlotLayout* slot, const ActiveParams& cur, const Targe
   const bool window_state_unknown = took_over && spec.algorithm == Algorithm::kWindow;
   const bool same = spec == cur.basis && e.closed == cur.closed && !Sealed(cur) &&
                     !StateSealed(slot, cur) && !window_state_unknown;
+  // A lease table's bound (lease_table.h invariant 9) is forgotten by every
+  // change, first (so a repair of an updater that died after publishing
+  // forgets a bound learnt from the old table) and after publishing.
+  const bool lease = spec.algorithm == Algorithm::kLease;
+  if (lease) slot->full_until.store(0, std::memory_order_seq_cst);
   if (same) {
     // Only the definition's caps or the share's bookkeeping change: a new
     // record over the same ring and state. Decisions under the old record
@@ -599,6 +605,12 @@ Status Change(Mapping& m, SlotLayout* slot, const ActiveParams& cur, const Targe
   StatusOr<uint64_t> word = WriteRecord(m, slot, d);
   if (!word.ok()) return word.status();
   slot->params_off.store(*word, std::memory_order_release);
+  if (lease) {
+    // seq_cst fence: a scan whose params_off re-check missed this publish
+    // stored its bound before this store of 0 (invariant 9).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    slot->full_until.store(0, std::memory_order_seq_cst);
+  }
   // Then the ring's new words (sliding.h invariant 7) or the state word.
   FillSliding(m, plan);
   if (is_gcra || is_window) {

@@ -145,11 +145,11 @@ TEST(Inspect, SnapshotOfALiveSegmentIsReadOnly) {
   EXPECT_EQ(fleet->spec.limit, 40u);
   EXPECT_EQ(snap.info.ns, ns.ns());
   const std::string j = SnapshotToJson(snap);
-  EXPECT_EQ(
-      j.rfind("{\"namespace\":\"" + ns.ns() + "\",\"path\":\"/dev/shm/sluice." + ns.ns() +
-                  "\",\"layout_version\":3,\"mode\":\"0600\",\"capacity\":256,\"used_slots\":2,",
-              0),
-      0u)
+  EXPECT_EQ(j.rfind("{\"namespace\":\"" + ns.ns() + "\",\"path\":\"/dev/shm/sluice." + ns.ns() +
+                        "\",\"layout_version\":" + std::to_string(kLayoutVersion) +
+                        ",\"mode\":\"0600\",\"capacity\":256,\"used_slots\":2,",
+                    0),
+            0u)
       << j;
   // Read-only: the inspector's handles cannot take permits.
   Limiter ro = *in->segment().Find("search");

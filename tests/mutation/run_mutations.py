@@ -112,6 +112,18 @@ MUTATIONS = [
         "lease_queue_test", "LeaseQueueTest.ReleasesNeverMissAWaiterGoingToSleep",
         "a lease release wakes nobody when one waiter sleeps (a lost wake-up)"),
     Mutation(
+        "lease-token-reload-skipped", "lib/src/lease_table.cc",
+        "  if (h.expiry.load(std::memory_order_seq_cst) != next) return false;\n",
+        "  // MUTATION: no re-load of the claimed entry after the token\n",
+        "hammer_test", "Modes/FencingTest.LaterGrantsOfOneEntryGetLargerTokens/processes",
+        "a claim preempted past its lease keeps a token smaller than the next holder's"),
+    Mutation(
+        "lease-release-keeps-bound", "lib/src/lease_table.cc",
+        "    return false;\n  }\n  ForgetBound(t);\n",
+        "    return false;\n  }\n  // MUTATION: a release keeps the full table's bound\n",
+        "lease_queue_test", "LeaseQueueTest.ReleasesNeverMissAWaiterGoingToSleep",
+        "a released entry stays hidden behind the bound a full table learnt"),
+    Mutation(
         "lease-reclaim-live-holder", "lib/src/lease_table.cc",
         "  return !platform::ProcessMayBeAlive(static_cast<uint32_t>(o >> 32));\n",
         "  return true;  // MUTATION: reclaims live holders too\n",

@@ -459,6 +459,69 @@ TEST_P(FencingTest, TokensAreUniqueAtFullRate) {
   EXPECT_EQ(decreasing, 0u) << "a worker's tokens did not increase";
 }
 
+// Invariant 3 of lease_table.h at its edge: holders 1 and a 1 us ttl, so
+// a claimer is often preempted past its own lease between its claim and
+// its token, while others take the lapsed entry. Sorted by token, every
+// grant must start at or after the previous one's expiry (one entry: the
+// token order is the grant order).
+TEST_P(FencingTest, LaterGrantsOfOneEntryGetLargerTokens) {
+  const Mode mode = GetParam();
+  testing::ScopedNamespace ns("fencing-order");
+  Segment seg = ns.Open();
+  ASSERT_TRUE(seg.Define("m", LimiterSpec::Lease(1, 1000, false)).ok());
+  const int workers = 4;
+  const size_t cap = (kTsan || kAsan) ? 100000 : 400000;  // grants per worker, at most
+  struct Row {
+    uint64_t token;
+    int64_t granted;
+    int64_t expires;
+  };
+  const size_t bytes = sizeof(Row) * cap * size_t(workers) + sizeof(uint64_t) * size_t(workers);
+  auto* rows = static_cast<Row*>(MapShared(bytes));
+  auto* counts = reinterpret_cast<uint64_t*>(rows + cap * size_t(workers));
+  const int64_t end = MonotonicNowNs() + int64_t(StressSeconds(2.0) * double(kSec));
+  const std::string failed = RunWorkers(
+      mode, workers,
+      [&](int w) {
+        StatusOr<Segment> s = Segment::Open(ns.ns());
+        if (!s.ok()) return 2;
+        StatusOr<Limiter> lim = s->Find("m");
+        if (!lim.ok()) return 3;
+        uint64_t n = 0;
+        while (n < cap && MonotonicNowNs() < end) {
+          StatusOr<Lease> l = lim->AcquireLease(0);
+          if (!l.ok()) continue;
+          rows[size_t(w) * cap + n++] = {l->token, l->granted_ns, l->expires_ns};
+        }
+        counts[w] = n;
+        return 0;
+      },
+      std::chrono::seconds(120));
+  ASSERT_EQ(failed, "");
+  std::vector<Row> all;
+  for (int w = 0; w < workers; ++w) {
+    all.insert(all.end(), rows + size_t(w) * cap, rows + size_t(w) * cap + counts[w]);
+  }
+  UnmapShared(rows, bytes);
+  std::sort(all.begin(), all.end(), [](const Row& a, const Row& b) { return a.token < b.token; });
+  uint64_t violations = 0;
+  std::string first;
+  for (size_t k = 1; k < all.size(); ++k) {
+    if (all[k].granted < all[k - 1].expires) {
+      if (violations++ == 0) {
+        first = "token " + std::to_string(all[k].token) + " granted at " +
+                std::to_string(all[k].granted) + ", before token " +
+                std::to_string(all[k - 1].token) + " expired at " +
+                std::to_string(all[k - 1].expires);
+      }
+    }
+  }
+  std::printf("[stress] token order, holders 1, ttl 1 us (%s): %zu grants, %llu out of order\n",
+              ModeName(mode), all.size(), (unsigned long long)violations);
+  EXPECT_GT(all.size(), 1000u);
+  EXPECT_EQ(violations, 0u) << first;
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, FencingTest, ::testing::Values(Mode::kProcesses, Mode::kThreads),
                          [](const ::testing::TestParamInfo<Mode>& p) {
                            return std::string(ModeName(p.param));
