@@ -35,12 +35,12 @@ void SetError(std::string_view code, std::string_view m) {
   std::string& out = t_last_error;
   out.assign(code);
   out += ": ";
-  for (char c : m) {
-    if (c == '\0')
-      out += "\\x00";
-    else
-      out += c;
+  for (size_t nul = m.find('\0'); nul != std::string_view::npos; nul = m.find('\0')) {
+    out.append(m.substr(0, nul));
+    out += "\\x00";
+    m.remove_prefix(nul + 1);
   }
+  out.append(m);
 }
 
 int Fail(const sluice::Status& s) {
