@@ -195,6 +195,14 @@ constexpr double kWindowFloor = 0.50;
 constexpr double kLeasePermitsFloor = 0.50;
 constexpr double kLeaseTokensFloor = 0.40;
 
+// A worker's own handle (opened after the fork in process mode); the
+// handle keeps the mapping alive.
+StatusOr<Limiter> WorkerLimiter(const std::string& ns, const char* name) {
+  StatusOr<Segment> s = Segment::Open(ns);
+  if (!s.ok()) return s.status();
+  return s->Find(name);
+}
+
 class HammerTest : public ::testing::TestWithParam<std::tuple<int, Mode>> {};
 class FencingTest : public ::testing::TestWithParam<Mode> {};
 
@@ -424,10 +432,8 @@ TEST_P(FencingTest, TokensAreUniqueAtFullRate) {
   const std::string failed = RunWorkers(
       mode, workers,
       [&](int w) {
-        StatusOr<Segment> s = Segment::Open(ns.ns());
-        if (!s.ok()) return 2;
-        StatusOr<Limiter> lim = s->Find("m");
-        if (!lim.ok()) return 3;
+        StatusOr<Limiter> lim = WorkerLimiter(ns.ns(), "m");
+        if (!lim.ok()) return 2;
         for (int i = 0; i < per_worker; ++i) {
           StatusOr<Lease> l = lim->AcquireLease(0);
           if (!l.ok()) {  // 64 holders, at most 4 taken
@@ -483,10 +489,8 @@ TEST_P(FencingTest, LaterGrantsOfOneEntryGetLargerTokens) {
   const std::string failed = RunWorkers(
       mode, workers,
       [&](int w) {
-        StatusOr<Segment> s = Segment::Open(ns.ns());
-        if (!s.ok()) return 2;
-        StatusOr<Limiter> lim = s->Find("m");
-        if (!lim.ok()) return 3;
+        StatusOr<Limiter> lim = WorkerLimiter(ns.ns(), "m");
+        if (!lim.ok()) return 2;
         uint64_t n = 0;
         while (n < cap && MonotonicNowNs() < end) {
           StatusOr<Lease> l = lim->AcquireLease(0);
