@@ -88,8 +88,9 @@ class WaitScope {
 // release or a hand-over bumps wake_seq, the soonest holder lapses, or the
 // deadline. No lost wake-up (a store-load pair on each side, all seq_cst):
 // the waiter registers in `sleepers`, then a seq_cst fence, then reads
-// wake_seq and the table; Release CASes the entry free, then reads
-// `sleepers`. If Release reads no sleeper, its CAS precedes the waiter's
+// wake_seq and the table; a release (or an undone claim) CASes the entry
+// free, then reads `sleepers` (lease_table.cc, WakeSleepers). If it reads
+// no sleeper, its CAS precedes the waiter's
 // registration in the single total order, so the fence makes every later
 // table read of the waiter see the freed entry. If it reads one, it bumps
 // wake_seq and wakes the futex: a waiter that read wake_seq before the bump
@@ -517,14 +518,7 @@ Status Limiter::ReleaseLease(const Lease& lease) {
     return Status(Code::kNotHeld, "lease " + std::to_string(lease.token) +
                                       " is not held (released, expired or reclaimed)");
   }
-  // The release CAS was seq_cst: nobody registered as a sleeper now
-  // (WaitForLease) means every later one sees the freed entry, so no
-  // wake-up is owed.
-  if (slot_->sleepers.load(std::memory_order_seq_cst) > 0) {
-    slot_->wake_seq.fetch_add(1, std::memory_order_seq_cst);
-    platform::FutexWakeAll(&slot_->wake_seq);
-  }
-  return Status::OK();
+  return Status::OK();  // (Release woke the sleepers, if any)
 }
 
 Status Limiter::RenewLease(Lease* lease) { return RenewLeaseAt(lease, platform::NowNs()); }

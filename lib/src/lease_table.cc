@@ -72,6 +72,17 @@ void ForgetBound(const Table& t) {
   }
 }
 
+// After a seq_cst CAS that freed an entry before its lapse: nobody
+// registered as a sleeper now means every later one sees the entry free
+// (acquire.cc, WaitForLease: a store-load pair on each side); else wake
+// them all.
+void WakeSleepers(const Table& t) {
+  if (t.sleepers != nullptr && t.sleepers->load(std::memory_order_seq_cst) > 0) {
+    t.wake_seq->fetch_add(1, std::memory_order_seq_cst);
+    platform::FutexWakeAll(t.wake_seq);
+  }
+}
+
 // Invariant 9: the bound in force at `now`, or 0.
 int64_t BoundAt(const Table& t, int64_t now) {
   if (t.full_until == nullptr) return 0;
@@ -86,6 +97,7 @@ void Unclaim(const Table& t, uint64_t i, int64_t next, int64_t prev) {
   if (t.entries[i].expiry.compare_exchange_strong(expected, prev, std::memory_order_seq_cst,
                                                   std::memory_order_relaxed)) {
     ForgetBound(t);
+    WakeSleepers(t);  // one may have seen our claim and gone to sleep
   }
 }
 
@@ -114,10 +126,11 @@ int64_t Soonest(const Table& t, int64_t now) {
 int64_t LearnBound(const Table& t, int64_t now, int64_t soonest, uint64_t i) {
   int64_t cur = t.full_until->load(std::memory_order_seq_cst);
   if (now < cur) return cur - now;  // learnt meanwhile
-  if (!t.full_until->compare_exchange_strong(cur, soonest, std::memory_order_seq_cst)) {
+  // Tentative first: -soonest (expiries are > 0), which no reader trusts.
+  int64_t tentative = -soonest;
+  if (!t.full_until->compare_exchange_strong(cur, tentative, std::memory_order_seq_cst)) {
     return Soonest(t, now);
   }
-  t.hint->store(i, std::memory_order_relaxed);  // where it will free first
   bool keep = true;
   for (uint64_t k = 0; k < t.len && keep; ++k) {
     const int64_t e = t.entries[k].expiry.load(std::memory_order_seq_cst);
@@ -126,10 +139,16 @@ int64_t LearnBound(const Table& t, int64_t now, int64_t soonest, uint64_t i) {
   if (keep && t.params_off != nullptr) {
     keep = t.params_off->load(std::memory_order_seq_cst) == t.word;
   }
-  if (keep) return soonest - now;
-  int64_t mine = soonest;
-  t.full_until->compare_exchange_strong(mine, 0, std::memory_order_seq_cst);
-  return Soonest(t, now);
+  if (!keep) {
+    t.full_until->compare_exchange_strong(tentative, 0, std::memory_order_seq_cst);
+    return Soonest(t, now);
+  }
+  // Confirmed unless a release, an undo or a change cleared it meanwhile.
+  if (!t.full_until->compare_exchange_strong(tentative, soonest, std::memory_order_seq_cst)) {
+    return Soonest(t, now);
+  }
+  t.hint->store(i, std::memory_order_relaxed);  // where it will free first
+  return soonest - now;
 }
 
 }  // namespace
@@ -259,6 +278,7 @@ bool Release(const Table& t, const Lease& lease, int64_t now) {
     return false;
   }
   ForgetBound(t);
+  WakeSleepers(t);
   // Invariant 8: the next claim starts at the entry just freed.
   if (t.hint != nullptr) t.hint->store(lease.index, std::memory_order_relaxed);
   return true;

@@ -52,19 +52,24 @@
 //     entry becomes takeable by a lapse (at its expiry), a release or an
 //     undone claim (writes), a change (writes), or, with reclaim, its
 //     holder's death (no write: reclaim tables have no bound). A scan that
-//     found every entry held stores the smallest expiry it saw (CAS from
-//     the value it read), then reads every entry again: one below the
-//     bound (freed, sealed, or claimed at a lapse meanwhile) takes the
-//     bound back (CAS to 0). A release and an undo clear a set bound
-//     after their CAS. All seq_cst: either the second read sees the
-//     release, or the release's read of full_until comes after the store
-//     and clears it. A change clears it after rewriting the table and again
-//     after publishing (a seq_cst fence between); a scan re-checks
-//     params_off after its second read. Renewals only raise expiries. A
+//     found every entry held stores the smallest expiry it saw, X, as a
+//     tentative -X (CAS from the value it read; readers ignore values
+//     <= now, negatives included), then reads every entry again and
+//     params_off: one below X (freed, sealed, or claimed at a lapse
+//     meanwhile) or another params_off takes it back (CAS to 0); else a
+//     CAS from -X to X confirms it. A release and an undo clear any
+//     non-zero value after their CAS. All seq_cst: either the second read
+//     sees the release, or the release's read of full_until comes after
+//     the tentative store and clears it, and the confirming CAS fails. A
+//     change clears it before rewriting the table and again after
+//     publishing (a seq_cst fence between): a scan whose params_off read
+//     missed the publish stored before that clear. Renewals only raise
+//     expiries. A scanner killed or stalled before it confirms leaves a
+//     tentative value that denies nobody (the next scan replaces it); a
 //     process killed between its release CAS and its clear leaves a bound
 //     that hides only its own freed entry, until the bound's time (at most
-//     ttl). The bound only ever denies: the holder count never depends on
-//     it, only utilisation does.
+//     ttl): it wastes its own lease, as a kill may. The bound only ever
+//     denies: the holder count never depends on it, only utilisation does.
 // Memory order: expiry CAS is acq_rel, so what the previous holder wrote
 // (owner, token, free_since) is ordered before the next claim.
 #ifndef SLUICE_SRC_LEASE_TABLE_H_
@@ -94,6 +99,11 @@ struct Table {
   std::atomic<uint64_t>* waiters = nullptr;
   // The slot's full_until (invariant 9); nullptr: none (reclaim tables).
   std::atomic<int64_t>* full_until = nullptr;
+  // The slot's futex word and sleeper count (acquire.cc, WaitForLease): a
+  // write that frees an entry before it lapses (a release, an undone
+  // claim) wakes the sleepers. nullptr: nobody to wake.
+  std::atomic<uint32_t>* wake_seq = nullptr;
+  const std::atomic<uint32_t>* sleepers = nullptr;
   bool Replaced() const {
     return params_off != nullptr && params_off->load(std::memory_order_acquire) != word;
   }

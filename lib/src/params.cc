@@ -357,7 +357,9 @@ StatusOr<ActiveParams> FromRecord(const Mapping& m, SlotLayout* slot, const Para
                  &slot->params_off,
                  word,
                  waiters,
-                 s.reclaim ? nullptr : &slot->full_until};
+                 s.reclaim ? nullptr : &slot->full_until,
+                 &slot->wake_seq,
+                 &slot->sleepers};
       break;
     }
   }

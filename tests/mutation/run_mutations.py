@@ -106,9 +106,9 @@ MUTATIONS = [
         "hammer_test", "Modes/FencingTest.TokensAreUniqueAtFullRate/processes",
         "fencing tokens taken by load + store (duplicates)"),
     Mutation(
-        "lease-release-skips-wake", "lib/src/acquire.cc",
-        "  if (slot_->sleepers.load(std::memory_order_seq_cst) > 0) {\n",
-        "  if (slot_->sleepers.load(std::memory_order_seq_cst) > 1) {  // MUTATION: one sleeper\n",
+        "lease-release-skips-wake", "lib/src/lease_table.cc",
+        "  if (t.sleepers != nullptr && t.sleepers->load(std::memory_order_seq_cst) > 0) {\n",
+        "  if (t.sleepers != nullptr && t.sleepers->load() > 1) {  // MUTATION: one sleeper\n",
         "lease_queue_test", "LeaseQueueTest.ReleasesNeverMissAWaiterGoingToSleep",
         "a lease release wakes nobody when one waiter sleeps (a lost wake-up)"),
     Mutation(
@@ -123,6 +123,12 @@ MUTATIONS = [
         "    return false;\n  }\n  // MUTATION: a release keeps the full table's bound\n",
         "lease_queue_test", "LeaseQueueTest.ReleasesNeverMissAWaiterGoingToSleep",
         "a released entry stays hidden behind the bound a full table learnt"),
+    Mutation(
+        "lease-bound-unverified", "lib/src/lease_table.cc",
+        "    keep = e >= soonest && e != kSealed;\n",
+        "    keep = e != kSealed;  // MUTATION: the second read trusts the first\n",
+        "lease_table_test", "LeaseTableTest.ABoundLearntAcrossAReleaseIsTakenBack",
+        "a full table's bound is kept although an entry was released during the scan"),
     Mutation(
         "lease-reclaim-live-holder", "lib/src/lease_table.cc",
         "  return !platform::ProcessMayBeAlive(static_cast<uint32_t>(o >> 32));\n",
