@@ -90,9 +90,9 @@ class WaitScope {
 // the waiter registers in `sleepers`, then a seq_cst fence, then reads
 // wake_seq and the table; a release (or an undone claim) CASes the entry
 // free, then reads `sleepers` (lease_table.cc, WakeSleepers). If it reads
-// no sleeper, its CAS precedes the waiter's
-// registration in the single total order, so the fence makes every later
-// table read of the waiter see the freed entry. If it reads one, it bumps
+// no sleeper, its CAS precedes the waiter's registration in the single
+// total order, so the fence makes every later table read of the waiter see
+// the freed entry. If it reads one, it bumps
 // wake_seq and wakes the futex: a waiter that read wake_seq before the bump
 // does not sleep on the old value, one that read it after sees the entry.
 // (Registered once per wait: every release during the wait wakes.)

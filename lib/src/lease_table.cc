@@ -271,16 +271,16 @@ bool Release(const Table& t, const Lease& lease, int64_t now) {
          !h.free_since_ns.compare_exchange_weak(since, now, std::memory_order_relaxed)) {
   }
   int64_t expected = lease.expires_ns;
-  // seq_cst: the caller then reads the slot's sleepers count to decide
-  // whether to wake anyone (acquire.cc, WaitForLease: the store-load pair).
+  // seq_cst: ForgetBound and WakeSleepers then read full_until and the
+  // sleepers count (invariant 9; acquire.cc, WaitForLease: store-load pairs).
   if (!h.expiry.compare_exchange_strong(expected, -lease.expires_ns, std::memory_order_seq_cst,
                                         std::memory_order_relaxed)) {
     return false;
   }
-  ForgetBound(t);
-  WakeSleepers(t);
   // Invariant 8: the next claim starts at the entry just freed.
   if (t.hint != nullptr) t.hint->store(lease.index, std::memory_order_relaxed);
+  ForgetBound(t);
+  WakeSleepers(t);
   return true;
 }
 

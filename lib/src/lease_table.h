@@ -70,8 +70,10 @@
 //     that hides only its own freed entry, until the bound's time (at most
 //     ttl): it wastes its own lease, as a kill may. The bound only ever
 //     denies: the holder count never depends on it, only utilisation does.
-// Memory order: expiry CAS is acq_rel, so what the previous holder wrote
-// (owner, token, free_since) is ordered before the next claim.
+// Memory order: the expiry CASes (claim, release, undo) are seq_cst for
+// invariants 3 and 9 and the wake-up protocol; at least acq_rel, so what the
+// previous holder wrote (owner, token, free_since) is ordered before the
+// next claim. Renew stays acq_rel (it frees nothing).
 #ifndef SLUICE_SRC_LEASE_TABLE_H_
 #define SLUICE_SRC_LEASE_TABLE_H_
 

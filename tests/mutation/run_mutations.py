@@ -119,8 +119,8 @@ MUTATIONS = [
         "a claim preempted past its lease keeps a token smaller than the next holder's"),
     Mutation(
         "lease-release-keeps-bound", "lib/src/lease_table.cc",
-        "    return false;\n  }\n  ForgetBound(t);\n",
-        "    return false;\n  }\n  // MUTATION: a release keeps the full table's bound\n",
+        "  ForgetBound(t);\n  WakeSleepers(t);\n  return true;\n",
+        "  WakeSleepers(t);  // MUTATION: a release keeps the full table's bound\n  return true;\n",
         "lease_queue_test", "LeaseQueueTest.ReleasesNeverMissAWaiterGoingToSleep",
         "a released entry stays hidden behind the bound a full table learnt"),
     Mutation(
